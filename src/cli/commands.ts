@@ -1,0 +1,9 @@
+// Every CLI command group, in one explicit list (help order). Add one line per command module.
+import type { Command } from 'commander';
+import { registerConfig } from './config-cmd.ts';
+import { registerDb } from './db-cmd.ts';
+
+export const COMMANDS: Array<(program: Command) => void> = [
+  registerConfig,
+  registerDb,
+];

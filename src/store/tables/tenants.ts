@@ -1,0 +1,3 @@
+// Tables owned by tenants/ (add them here, with their migration in store/migrations/).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface TenantTables {}
