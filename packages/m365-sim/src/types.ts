@@ -114,6 +114,10 @@ export interface SimTenant {
   signIns: Array<Record<string, unknown>>;
   /** Delegated permission grants / consented apps (for illicit-consent scenarios). */
   oauthGrants: Array<{ id: string; clientId: string; principalId: string | null; scope: string; consentType: 'Principal' | 'AllPrincipals' }>;
+  /** The app also holds Privileged Authentication Administrator: may reset/disable admins (default false). */
+  canResetAdminPasswords?: boolean;
+  /** Object id of the app's service principal in this tenant (actor of app-only changes in audit records). */
+  appServicePrincipalId?: string;
 }
 
 /** Appends records to a tenant's audit log; they become listable content after the configured latency. */
@@ -136,6 +140,11 @@ export interface SimContext {
   app: { clientId: string };
   audit: AuditSink;
   now(): number;
+  /**
+   * The world's tenants in order (for the partner's GDAP/contracts view) without materialising
+   * generated ones. Optional: without it only tenants reachable through tenant() are listed.
+   */
+  listTenants?(): Iterable<{ id: string; name: string; domains: string[]; gdap: GdapStatus }>;
   /**
    * Checks the bearer token for a resource: signature, exp/nbf, `aud` (the resource), `tid` (= tenantId
    * when given). Sends the resource's own error body and returns undefined when it fails.
@@ -169,6 +178,7 @@ export interface WorldTenant {
   /** Optional extras a world may give (all have defaults). */
   roles?: string[];
   canResetPasswords?: boolean;
+  canResetAdminPasswords?: boolean;
   hasP1?: boolean;
   recipients?: Array<{ identity: string; address: string; type: SimRecipient['recipientTypeDetails'] }>;
   acceptedDomains?: Array<{ domain: string; matchSubdomains?: boolean }>;
