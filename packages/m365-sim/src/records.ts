@@ -521,3 +521,10 @@ export function transportRuleRecord(
 ): AuditRecord {
   return exchangeAdminRecord(t, { operation: o.operation, at: o.at, actor: o.actor, objectId: o.ruleName, parameters: o.parameters, clientIp: o.clientIp, appId: o.appId });
 }
+
+/** `198.51.100.23:50412` / `[2001:db8::1]:50412`: how Exchange admin records carry the caller's address. */
+export function ipWithPort(ip: string, port: number | undefined): string {
+  const bare = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (!port) return bare;
+  return bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`;
+}
