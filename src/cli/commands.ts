@@ -2,8 +2,12 @@
 import type { Command } from 'commander';
 import { registerConfig } from './config-cmd.ts';
 import { registerDb } from './db-cmd.ts';
+import { registerPoll } from './poll-cmd.ts';
+import { registerRun } from './run-cmd.ts';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   registerConfig,
   registerDb,
+  registerRun,
+  registerPoll,
 ];

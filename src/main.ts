@@ -1,0 +1,151 @@
+// The composition root: the only place that builds concrete adapters. Reads nothing itself (the config
+// is parsed once by the caller), opens the store, builds every module and starts the loops the roles ask
+// for: the poller (worker), the notification dispatcher (worker) and the web server with the webhook
+// receiver (web). stop() finishes in-flight work (blobs being committed, notifications being sent),
+// persists cursors and closes the store.
+import type { Config } from './config.ts';
+import { OperatorError } from './errors.ts';
+import { createPoller, type Poller, type PollerDeps } from './ingest/poller.ts';
+import { normalizeRecord } from './ingest/normalize.ts';
+import { registerIngestWebhook, WEBHOOK_PATH } from './ingest/webhook.ts';
+import type { Logger } from './log.ts';
+import { createM365Http, type M365Http } from './m365/http.ts';
+import { createManagementApi, type ManagementApi } from './m365/management-api.ts';
+import { createTokenProvider } from './m365/token.ts';
+import type { DetectorLike, PipelineDeps } from './pipeline.ts';
+import { recordDetections } from './alerts/record.ts';
+import { startDispatcher, type Dispatcher } from './notify/dispatcher.ts';
+import { createChannels } from './notify/channels/index.ts';
+import { openStore, type Store } from './store/db.ts';
+import { migrateToLatest } from './store/migrate.ts';
+import { loadTenantContext } from './tenants/context.ts';
+import { buildServer } from './web/server.ts';
+
+export type Role = 'all' | 'worker' | 'web';
+
+export interface StartOptions {
+  roles: Role | Role[];
+  logger: Logger;
+  /** Detection (src/detect); records are stored and counted without it. */
+  detector?: DetectorLike;
+  /** Test seams for the poller (lease, retry base, clock). */
+  poller?: Partial<Pick<PollerDeps, 'leaseMs' | 'retryBaseMs' | 'initialLookbackMs' | 'now'>>;
+  /** Run the poll loop (default true for workers); false leaves polling to explicit pollOnce() calls. */
+  pollLoop?: boolean;
+}
+
+export interface Service {
+  stop(): Promise<void>;
+  webUrl?: string;
+  poller?: Poller;
+  store: Store;
+}
+
+export interface IngestParts {
+  store: Store;
+  http: M365Http;
+  api: ManagementApi;
+  pipeline: PipelineDeps;
+}
+
+/** Opens the store (migrated) and builds the Management API client and the record pipeline. */
+export async function buildIngest(config: Readonly<Config>, logger: Logger, detector?: DetectorLike): Promise<IngestParts> {
+  const store = await openStore(config.store.url);
+  const report = await migrateToLatest(store.db);
+  if (!report.ok) {
+    await store.close();
+    const failed = report.steps.find((s) => s.status === 'failed');
+    throw new OperatorError('TW_MIGRATION_FAILED', { step: failed?.name ?? '?', reason: failed?.error ?? '?' });
+  }
+  const tokens = createTokenProvider({ config, logger });
+  const http = createM365Http({ config, tokens, logger });
+  const api = createManagementApi({ config, http, logger });
+  const pipeline: PipelineDeps = {
+    normalize: (raw) => normalizeRecord(raw),
+    detector,
+    loadContext: (db, tenantId) => loadTenantContext(db, tenantId),
+    recordDetections: (trx, detections, ctx) => recordDetections(trx, detections, { config, context: (t) => (t === ctx.tenantId ? ctx : undefined) }),
+    maxRawRecordBytes: config.ingest.maxRawRecordBytes,
+    logger,
+  };
+  return { store, http, api, pipeline };
+}
+
+/** The webhook address and auth id, when webhook mode is on (both must be configured). */
+export function webhookTarget(config: Readonly<Config>): { address: string; authId: string } | undefined {
+  if (!config.ingest.webhook.enabled) return undefined;
+  const missing: string[] = [];
+  if (!config.web.publicUrl) missing.push('web.publicUrl');
+  if (!config.ingest.webhook.authId) missing.push('ingest.webhook.authId');
+  if (missing.length) throw new OperatorError('TW_INGEST_WEBHOOK_CONFIG', { missing: missing.join(' and ') });
+  return { address: `${config.web.publicUrl!.replace(/\/+$/, '')}${WEBHOOK_PATH}`, authId: config.ingest.webhook.authId! };
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}
+
+export async function startService(config: Readonly<Config>, opts: StartOptions): Promise<Service> {
+  const roles = new Set(Array.isArray(opts.roles) ? opts.roles : [opts.roles]);
+  const worker = roles.has('all') || roles.has('worker');
+  const web = roles.has('all') || roles.has('web');
+  const logger = opts.logger;
+  const webhook = webhookTarget(config);
+  const parts = await buildIngest(config, logger, opts.detector);
+  const { store } = parts;
+  const stops: Array<() => Promise<void>> = [];
+
+  let poller: Poller | undefined;
+  let dispatcher: Dispatcher | undefined;
+  try {
+    poller = createPoller({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook: worker ? webhook : undefined, ...opts.poller });
+    if (worker) {
+      if (opts.pollLoop !== false) poller.start();
+      stops.push(async () => poller!.stop());
+      const channels = createChannels(config.notify);
+      dispatcher = startDispatcher({
+        db: store.db,
+        channels,
+        logger,
+        maxAttempts: config.notify.maxAttempts,
+        alertUrl: config.web.publicUrl ? (id) => `${config.web.publicUrl!.replace(/\/+$/, '')}/alerts/${encodeURIComponent(id)}` : undefined,
+        onError: (e) => logger.error({ err: (e as Error)?.message }, 'dispatcher error'),
+      });
+      stops.push(async () => dispatcher!.stop());
+    }
+    let webUrl: string | undefined;
+    if (web) {
+      const p = poller;
+      const app = await buildServer({
+        db: store.db,
+        config,
+        logger,
+        routes: [async (a) => registerIngestWebhook(a, { db: store.db, config, logger, registerNotified: (blobs) => p.registerNotified(blobs) })],
+      });
+      const { host, port } = parseListen(config.web.listen);
+      const addr = await app.listen({ host, port });
+      webUrl = addr;
+      stops.unshift(async () => app.close());
+      logger.info({ url: addr }, 'web server listening');
+    }
+    let stopped: Promise<void> | undefined;
+    return {
+      webUrl,
+      poller,
+      store,
+      stop: () =>
+        (stopped ??= (async () => {
+          // Web first (no new webhook work), then the loops finish what they hold, then the store.
+          for (const s of stops) await s().catch((e) => logger.error({ err: (e as Error)?.message }, 'stop failed'));
+          await parts.http.close().catch(() => {});
+          await store.close();
+        })()),
+    };
+  } catch (e) {
+    for (const s of stops) await s().catch(() => {});
+    await parts.http.close().catch(() => {});
+    await store.close();
+    throw e;
+  }
+}
