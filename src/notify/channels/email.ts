@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { secret } from '../../config.ts';
-import { escapeHtml, headerText } from '../escape.ts';
+import { clean, escapeHtml, headerText } from '../escape.ts';
 import type { Channel, NotificationMessage, SendResult } from '../types.ts';
 import { factsOf, linksOf, titleOf } from '../view.ts';
 
@@ -43,13 +43,14 @@ export function renderEmail(m: NotificationMessage): RenderedEmail {
   const facts = factsOf(v);
   const links = linksOf(m);
   const subject = headerText(`${titleOf(v)} - ${v.userId} - ${v.tenantName ?? v.tenantId}`);
+  // Plain text is inert, but a newline in attacker text could forge a line (a fake link): one line each.
   const text = [
-    titleOf(v),
+    clean(titleOf(v)),
     '',
-    v.summary,
+    clean(v.summary, 1000),
     '',
-    ...facts.map(([k, val]) => `${k}: ${val}`),
-    ...(links.length ? ['', ...links.map((l) => `${l.label}: ${l.url}`)] : []),
+    ...facts.map(([k, val]) => `${k}: ${clean(val)}`),
+    ...(links.length ? ['', ...links.map((l) => `${l.label}: ${clean(l.url, 2000)}`)] : []),
     '',
   ].join('\n');
   const html = [
