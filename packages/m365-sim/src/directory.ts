@@ -30,6 +30,7 @@ export function snapshot(t: SimTenant): unknown {
       passwordChangedAt: u.passwordChangedAt,
       forceChangePasswordNextSignIn: u.forceChangePasswordNextSignIn,
       admin: u.isAdmin,
+      mfaRegistered: u.mfaRegistered ?? true,
       federated: u.federated,
     })),
     mailboxes: [...t.mailboxes.values()].map((m) => ({

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditRecord, SimContext, SimInboxRule, SimMailbox, SimRecipient, SimTenant, SimTransportRule } from './types.ts';
 import { exchangeForest, findMailbox, newRule, userOfMailbox } from './state.ts';
-import { appActor, type Actor, exchangeAdminRecord, inboxRuleChangeRecord, ipWithPort, mailboxPath, newInboxRuleRecord, ruleParameters, transportRuleRecord } from './records.ts';
+import { appActor, type Actor, exchangeAdminRecord, inboxRuleChangeRecord, ipWithPort, mailboxPath, newInboxRuleRecord, transportRuleRecord } from './records.ts';
 
 /** A JSON number written with its exact digits. */
 export class RawNumber {

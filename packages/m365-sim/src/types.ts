@@ -24,6 +24,8 @@ export interface SimUser {
   /** Holds a privileged admin role (password reset then needs a stronger app role). */
   isAdmin: boolean;
   usageLocation?: string;
+  /** Has MFA (strong authentication) registered; the mfa-removal scenario clears it. Default true. */
+  mfaRegistered?: boolean;
 }
 
 export interface SimInboxRule {
@@ -149,7 +151,18 @@ export interface SimContext {
    * Checks the bearer token for a resource: signature, exp/nbf, `aud` (the resource), `tid` (= tenantId
    * when given). Sends the resource's own error body and returns undefined when it fails.
    */
-  requireToken(req: FastifyRequest, reply: FastifyReply, resource: Resource, tenantId?: string): TokenClaims | undefined;
+  requireToken(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    resource: Resource,
+    tenantId?: string,
+    /** When given, called instead of sending the default error body (Graph: InvalidAuthenticationToken 401). */
+    onError?: (status: number, code: string, message: string) => void,
+  ): TokenClaims | undefined;
+  /** The same checks without sending anything (added by sim-core; optional for in-test contexts). */
+  verifyToken?(req: FastifyRequest, resource: Resource, tenantId?: string): { ok: true; claims: TokenClaims } | { ok: false; reason: string; message: string };
+  /** The simulator's own origin, e.g. https://127.0.0.1:8443 (for @odata.nextLink …). */
+  baseUrl?(): string;
 }
 
 /** What the directory side exports to the core. */
@@ -183,4 +196,6 @@ export interface WorldTenant {
   recipients?: Array<{ identity: string; address: string; type: SimRecipient['recipientTypeDetails'] }>;
   acceptedDomains?: Array<{ domain: string; matchSubdomains?: boolean }>;
   inboxRules?: Array<{ user: string; name: string; hidden?: boolean; forwardTo?: string[]; moveToFolder?: string; deleteMessage?: boolean; markAsRead?: boolean; subjectContainsWords?: string[] }>;
+  /** Content types whose Management API subscription is already started (sim-core applies these). */
+  subscriptions?: ContentType[];
 }
