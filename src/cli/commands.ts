@@ -4,10 +4,12 @@ import { registerConfig } from './config-cmd.ts';
 import { registerDb } from './db-cmd.ts';
 import { registerPoll } from './poll-cmd.ts';
 import { registerRun } from './run-cmd.ts';
+import { registerRemediate } from './remediate-cmd.ts';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   registerConfig,
   registerDb,
   registerRun,
   registerPoll,
+  registerRemediate,
 ];

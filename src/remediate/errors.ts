@@ -38,4 +38,22 @@ export const REMEDIATE_ERRORS = {
     http: 409,
     hint: 'Only finished, non-dry runs with reversible steps (block sign-in, inbox rules disabled, forwarding, OWA) can be undone.',
   },
+  TW_REMEDIATE_UNAUTHENTICATED: {
+    message: 'sign in to remediate',
+    exit: 1,
+    http: 401,
+    hint: 'Log in to the console (POST /api/login) or send Authorization: Bearer <api token>.',
+  },
+  TW_REMEDIATE_CSRF: {
+    message: 'the request lacks the CSRF token of the session',
+    exit: 1,
+    http: 403,
+    hint: 'Send the csrfToken from POST /api/login in the X-CSRF-Token header (or use an API token).',
+  },
+  TW_REMEDIATE_NO_CLIENTS: {
+    message: 'remediation is not available: no Microsoft Graph/Exchange clients were given to the web server',
+    exit: 1,
+    http: 503,
+    hint: 'Start the service with the microsoft.* settings configured (tenantwatch run).',
+  },
 } as const satisfies Record<string, ErrorSpec>;

@@ -4,7 +4,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { OperatorError } from '../errors.ts';
-import { isStepId, orderSteps, type StepId } from './catalogue.ts';
+import { STEP_IDS, orderSteps, type StepId } from './catalogue.ts';
 
 const VERSION = 'v1';
 const DOMAIN = 'tenantwatch-remediate-link-v1';
@@ -13,8 +13,6 @@ export const MAX_TOKEN_LENGTH = 2048;
 
 export interface LinkClaims {
   alertId: string;
-  tenantId: string;
-  userId: string;
   steps: StepId[];
   nonce: string;
   /** ISO-8601 UTC. */
@@ -47,23 +45,22 @@ function mac(secret: string, payload: string): Buffer {
 }
 
 /**
- * Signs a link for one alert and a set of steps. `ttlHours` defaults to `remediate.linkTtlHours` (24 h).
+ * Signs a link for one alert and a set of steps (the alert fixes tenant and user). `ttlHours` defaults to `remediate.linkTtlHours` (24 h).
  * Notifications put `url` (or `/remediate/<token>` under the console's address) behind their button.
  */
 export function signRemediationLink(
   config: LinkConfig,
-  input: { alertId: string; tenantId: string; userId: string; steps: readonly StepId[] },
+  input: { alertId: string; steps: readonly StepId[] },
   opts: { ttlHours?: number; now?: Date } = {},
 ): SignedLink {
   const secret = secretOf(config);
   const now = opts.now ?? new Date();
   const ttlMs = (opts.ttlHours ?? config.remediate.linkTtlHours ?? 24) * 3_600_000;
   const nonce = randomBytes(16).toString('base64url');
+  // Compact (the token travels in a URL path): steps as a bit mask over the catalogue order.
   const payload = {
     a: input.alertId,
-    t: input.tenantId,
-    u: input.userId,
-    s: orderSteps(input.steps),
+    s: orderSteps(input.steps).reduce((m, st) => m | (1 << STEP_IDS.indexOf(st)), 0),
     n: nonce,
     i: Math.floor(now.getTime() / 1000),
     e: Math.floor((now.getTime() + ttlMs) / 1000),
@@ -99,8 +96,8 @@ export function verifyRemediationLink(config: LinkConfig, token: string, opts: {
   const o = p as Record<string, unknown>;
   if (
     !o || typeof o !== 'object' ||
-    typeof o.a !== 'string' || typeof o.t !== 'string' || typeof o.u !== 'string' || typeof o.n !== 'string' ||
-    typeof o.i !== 'number' || typeof o.e !== 'number' || !Array.isArray(o.s) || !o.s.every((x) => typeof x === 'string' && isStepId(x))
+    typeof o.a !== 'string' || typeof o.n !== 'string' || typeof o.i !== 'number' || typeof o.e !== 'number' ||
+    typeof o.s !== 'number' || !Number.isInteger(o.s) || o.s <= 0 || o.s >= 1 << STEP_IDS.length
   ) {
     return { ok: false, reason: 'malformed' };
   }
@@ -112,9 +109,7 @@ export function verifyRemediationLink(config: LinkConfig, token: string, opts: {
     ok: true,
     claims: {
       alertId: o.a,
-      tenantId: o.t,
-      userId: o.u,
-      steps: o.s as StepId[],
+      steps: STEP_IDS.filter((_, i) => ((o.s as number) & (1 << i)) !== 0),
       nonce: o.n,
       issuedAt: new Date(o.i * 1000).toISOString(),
       expiresAt: new Date(o.e * 1000).toISOString(),
