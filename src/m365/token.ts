@@ -308,3 +308,49 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     },
   };
 }
+
+/**
+ * The tenant GUID behind a verified domain, from the tenant's public OpenID metadata (no token needed): its issuer
+ * is https://login.microsoftonline.com/{tenantId}/v2.0. An unknown domain answers 400 AADSTS90002.
+ * https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#fetch-the-openid-configuration-document
+ */
+export async function resolveTenantIdByDomain(config: Pick<Config, 'microsoft'>, domain: string, agent?: Agent): Promise<string> {
+  const login = baseUrlsOf(config).login;
+  const own = agent ?? createAgent(config, { connections: 2 });
+  const fail = (reason: string, upstreamCode?: string): never => {
+    throw new M365Error('TW_M365_TENANT_NOT_FOUND', { tenantId: domain }, { resource: 'login', tenantId: domain, upstreamCode, upstreamMessage: reason, details: [reason] });
+  };
+  try {
+    let res;
+    try {
+      res = await request(`${login}/${encodeURIComponent(domain)}/v2.0/.well-known/openid-configuration`, {
+        method: 'GET',
+        dispatcher: own,
+        headersTimeout: config.microsoft.timeoutMs,
+        bodyTimeout: config.microsoft.timeoutMs,
+      });
+    } catch (e) {
+      throw new M365Error('TW_M365_UNREACHABLE', { host: new URL(login).host, attempts: 1, reason: (e as { code?: string }).code ?? 'network error' }, { resource: 'login', tenantId: domain, retryable: true });
+    }
+    const text = (await res.body.text()).slice(0, 100_000);
+    let j: Record<string, unknown> = {};
+    try {
+      j = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      j = {};
+    }
+    if (res.statusCode >= 400) {
+      const d = typeof j.error_description === 'string' ? j.error_description : `HTTP ${res.statusCode}`;
+      return fail(shorten(d, 200), /AADSTS\d+/.exec(d)?.[0]);
+    }
+    const guid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+    for (const k of ['issuer', 'token_endpoint', 'authorization_endpoint']) {
+      const v = j[k];
+      const m = typeof v === 'string' ? guid.exec(v) : null;
+      if (m) return m[0].toLowerCase();
+    }
+    return fail('the OpenID metadata names no tenant id');
+  } finally {
+    if (!agent) await own.close();
+  }
+}

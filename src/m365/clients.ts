@@ -1,0 +1,34 @@
+// Builds every Microsoft client from the configuration, sharing one token provider and one HTTP client
+// (so the per-tenant budget and the token cache are one per process). The composition root and the CLI call this.
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { createExchangeClient, type ExchangeClient } from './exchange.ts';
+import { createGraphClient, type GraphClient } from './graph.ts';
+import { createM365Http, type M365Http, type M365HttpOptions } from './http.ts';
+import { createManagementApi, type ManagementApi } from './management-api.ts';
+import { createTokenProvider, type TokenProvider } from './token.ts';
+
+export interface M365Clients {
+  tokens: TokenProvider;
+  http: M365Http;
+  graph: GraphClient;
+  exchange: ExchangeClient;
+  management: ManagementApi;
+  close(): Promise<void>;
+}
+
+export function createM365Clients(
+  config: Readonly<Config>,
+  opts: { logger?: Logger; tokens?: TokenProvider } & Partial<Pick<M365HttpOptions, 'sleep' | 'random' | 'backoffBaseMs' | 'maxRetryAfterMs'>> = {},
+): M365Clients {
+  const tokens = opts.tokens ?? createTokenProvider({ config, logger: opts.logger });
+  const http = createM365Http({ config, tokens, logger: opts.logger, sleep: opts.sleep, random: opts.random, backoffBaseMs: opts.backoffBaseMs, maxRetryAfterMs: opts.maxRetryAfterMs });
+  return {
+    tokens,
+    http,
+    graph: createGraphClient(http, config),
+    exchange: createExchangeClient(http, config),
+    management: createManagementApi({ config, http, logger: opts.logger }),
+    close: () => http.close(),
+  };
+}
