@@ -838,13 +838,11 @@ export function registerExchange(app: FastifyInstance, ctx: SimContext): void {
       if (Number.isInteger(n) && n >= 0) skip = n;
     }
     const slice = rows.slice(skip, skip + pageSize);
-    const origin = `${req.protocol}://${req.headers.host ?? 'outlook.office365.com'}`;
+    const origin = ctx.baseUrl?.() || `${req.protocol}://${req.headers.host ?? 'outlook.office365.com'}`;
     let nextLink: string | undefined;
     if (skip + pageSize < rows.length) {
-      const u = new URL(`/adminapi/beta/${encodeURIComponent(tenantId)}/InvokeCommand`, origin);
-      if (q.$select) u.searchParams.set('$select', q.$select);
-      u.searchParams.set('$skiptoken', Buffer.from(String(skip + pageSize)).toString('base64url'));
-      nextLink = u.toString();
+      const token = Buffer.from(String(skip + pageSize)).toString('base64url');
+      nextLink = `${origin}/adminapi/beta/${encodeURIComponent(tenantId)}/InvokeCommand?${q.$select ? `$select=${encodeURIComponent(q.$select)}&` : ''}$skiptoken=${token}`;
     }
     const out = {
       '@odata.context': `${origin}/adminapi/beta/${tenantId}/$metadata#Collection(Exchange.GenericHashTable)`,

@@ -105,14 +105,21 @@ function skipOf(req: FastifyRequest): number {
 }
 
 /** A page of `items` with `@odata.nextLink` carrying the other query options. */
-function page<T>(req: FastifyRequest, items: T[], top: number): { items: T[]; nextLink?: string } {
+function page<T>(req: FastifyRequest, items: T[], top: number, origin: string): { items: T[]; nextLink?: string } {
   const skip = skipOf(req);
   const slice = items.slice(skip, skip + top);
   if (skip + top >= items.length) return { items: slice };
-  const url = new URL(req.url, originOf(req));
-  url.searchParams.set('$skiptoken', Buffer.from(`skip:${skip + top}`).toString('base64url'));
-  url.searchParams.set('$top', String(top));
-  return { items: slice, nextLink: `${originOf(req)}${url.pathname}?${url.searchParams.toString()}` };
+  return { items: slice, nextLink: nextLinkOf(req, origin, { $top: String(top), $skiptoken: Buffer.from(`skip:${skip + top}`).toString('base64url') }) };
+}
+
+/** The request's URL with some query options replaced; OData option names keep their literal `$`. */
+export function nextLinkOf(req: FastifyRequest, origin: string, set: Record<string, string>): string {
+  const url = new URL(req.url, 'http://x');
+  const params = new Map<string, string>();
+  for (const [k, v] of url.searchParams) params.set(k, v);
+  for (const [k, v] of Object.entries(set)) params.set(k, v);
+  const q = [...params].map(([k, v]) => `${k.startsWith('$') ? `$${encodeURIComponent(k.slice(1))}` : encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  return `${origin}${url.pathname}?${q}`;
 }
 
 // ---- users -------------------------------------------------------------------------------------
@@ -303,7 +310,8 @@ export function gdapRelationships(ctx: SimContext, now: number): Array<Record<st
 
 export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
   const mailboxHits = new Map<string, { windowStart: number; count: number }>();
-  const origin = (req: FastifyRequest): string => `${originOf(req)}/v1.0`;
+  const host = (req: FastifyRequest): string => ctx.baseUrl?.() || originOf(req);
+  const origin = (req: FastifyRequest): string => `${host(req)}/v1.0`;
 
   const clientIp = (req: FastifyRequest): string => ipWithPort(req.ip, req.socket.remotePort);
 
@@ -392,7 +400,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       const j = userJson(c.tenant, u);
       return sel ? project(j, sel) : project(j, USER_DEFAULT);
     });
-    const p = page(req, all, top);
+    const p = page(req, all, top, host(req));
     return sendJson(reply, 200, {
       '@odata.context': `${origin(req)}/$metadata#users${sel ? `(${sel.join(',')})` : ''}`,
       ...(p.nextLink ? { '@odata.nextLink': p.nextLink } : {}),
@@ -693,7 +701,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       preds = parsed;
     }
     const rows = c.tenant.signIns.filter((s) => preds.every((p) => p(s))).slice().reverse();
-    const p = page(req, rows, top);
+    const p = page(req, rows, top, host(req));
     return sendJson(reply, 200, {
       '@odata.context': `${origin(req)}/$metadata#auditLogs/signIns`,
       ...(p.nextLink ? { '@odata.nextLink': p.nextLink } : {}),
@@ -714,7 +722,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       if (!m) return graphError(req, reply, 400, 'BadRequest', `Invalid filter clause: the filter '${filter.slice(0, 100)}' is not supported.`);
       rows = rows.filter((r) => r.status === m[1]);
     }
-    const p = page(req, rows, top);
+    const p = page(req, rows, top, host(req));
     return sendJson(reply, 200, {
       '@odata.context': `${origin(req)}/$metadata#tenantRelationships/delegatedAdminRelationships`,
       ...(p.nextLink ? { '@odata.nextLink': p.nextLink } : {}),
@@ -740,7 +748,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
             displayName: i % 4 === 1 ? t.name.toUpperCase() : i % 4 === 3 ? `${t.name} (old)` : t.name,
           }))
         : [];
-    const p = page(req, rows, top);
+    const p = page(req, rows, top, host(req));
     return sendJson(reply, 200, {
       '@odata.context': `${origin(req)}/$metadata#contracts`,
       ...(p.nextLink ? { '@odata.nextLink': p.nextLink } : {}),

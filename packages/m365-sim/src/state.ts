@@ -178,7 +178,10 @@ export function createTenant(entry: WorldTenant, seed: number): SimTenant {
     junk.moveToFolder = 'Junk Email';
     rules.push(junk);
     const roll = rng.next();
-    if (roll < 0.35) {
+    const worldRules = (entry.inboxRules ?? []).some((r) => r.user.toLowerCase() === u.upn);
+    if (worldRules) {
+      // The world names this mailbox's rules itself.
+    } else if (roll < 0.35) {
       const r = emptyRule(rng, 'Newsletters', rules.length);
       r.conditions = { FromAddressContainsWords: ['newsletter'] };
       r.moveToFolder = 'Newsletters';
