@@ -7,6 +7,10 @@ import { AUDIT_ENABLE_DELAY_MS } from './exchange.ts';
 import { DEFAULT_APP_ROLES } from './state.ts';
 import type { AuditRecord, ContentType, Resource, SimContext, SimTenant, TokenClaims, WorldTenant } from './types.ts';
 
+// Response bodies are read loosely in tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 const PARTNER = '9a9a9a9a-0000-4000-8000-000000000001';
 const APP = '6f1e2d3c-0000-4000-8000-00000000a001';
 const T1 = '2f6c1a7e-0c1d-4c55-9a53-0d2f0a1b9c11';
@@ -101,7 +105,7 @@ async function graph(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', url: string, o
     headers: { authorization: h.token(o.tid ?? T1, 'graph', o.roles), ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     payload: o.body === undefined ? undefined : JSON.stringify(o.body),
   });
-  return { status: res.statusCode, text: res.body, json: res.body ? (JSON.parse(res.body) as Record<string, any>) : undefined, headers: res.headers };
+  return { status: res.statusCode, text: res.body, json: res.body ? (JSON.parse(res.body) as Record<string, Json>) : undefined, headers: res.headers };
 }
 
 async function exo(cmdlet: string, parameters: Record<string, unknown> = {}, o: { tid?: string; roles?: string[]; query?: string; prefer?: string; url?: string } = {}) {
@@ -117,7 +121,7 @@ async function exo(cmdlet: string, parameters: Record<string, unknown> = {}, o: 
     },
     payload: JSON.stringify({ CmdletInput: { CmdletName: cmdlet, Parameters: parameters } }),
   });
-  return { status: res.statusCode, text: res.body, json: res.body ? (JSON.parse(res.body) as Record<string, any>) : undefined, headers: res.headers };
+  return { status: res.statusCode, text: res.body, json: res.body ? (JSON.parse(res.body) as Record<string, Json>) : undefined, headers: res.headers };
 }
 
 const opsOf = (tenantId = T1): string[] => h.appended.filter((a) => a.tenantId === tenantId).map((a) => a.record.Operation);
@@ -555,7 +559,7 @@ describe('Exchange admin API (InvokeCommand)', () => {
 
 describe('snapshot', () => {
   it('shows users, rules including hidden ones, forwarding and audit configuration', () => {
-    const s = directory.snapshot(t1()) as Record<string, any>;
+    const s = directory.snapshot(t1()) as Record<string, Json>;
     expect(s.users.find((u: { upn: string }) => u.upn === 'jane@contoso.com')).toMatchObject({ accountEnabled: true, sessionsRevokedAt: null, passwordChangedAt: null });
     const jm = s.mailboxes.find((m: { upn: string }) => m.upn === 'jane@contoso.com');
     expect(jm.inboxRules.find((r: { name: string }) => r.name === 'Sneaky')).toMatchObject({ hidden: true, enabled: true, forwardTo: ['drop@evil.example'] });
