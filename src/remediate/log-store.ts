@@ -185,3 +185,8 @@ export async function linkUse(db: Db, nonce: string): Promise<{ usedAt: string; 
   const r = await db.selectFrom('remediation_link_uses').selectAll().where('nonce', '=', nonce).executeTakeFirst();
   return r ? { usedAt: r.used_at, actor: r.actor, runId: r.run_id } : undefined;
 }
+
+/** The runs of one alert, newest first (for the alert detail: alerts' `DetailDeps.remediationRuns`). */
+export function remediationRunsForAlert(db: Db, alertId: string): Promise<RunRow[]> {
+  return listRuns(db, { alertId, limit: 100 });
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { addressesIn, indicatorsOf, matchRule, type InboxRuleView, type RemediationAlert } from './evidence.ts';
+
+function alert(behaviour: string, facts: Record<string, unknown>, target?: string): RemediationAlert {
+  return { id: 'a', tenantId: 't', userId: 'u@contoso.com', behaviour, ruleId: 'r', severity: 'high', summary: 's', evidence: [{ facts, target }] };
+}
+
+function rule(p: Partial<InboxRuleView>): InboxRuleView {
+  return { name: 'r', identity: 'g\\1', ruleIdentity: '1', enabled: true, forwardTo: [], forwardAsAttachmentTo: [], redirectTo: [], ...p };
+}
+
+describe('remediation evidence', () => {
+  it('reads addresses from Exchange, Graph and audit recipient forms', () => {
+    expect(addressesIn('"Drop" [SMTP:Drop@Mail.Example.net]')).toEqual(['drop@mail.example.net']);
+    expect(addressesIn('smtp:a@b.example;c@d.example')).toEqual(['a@b.example', 'c@d.example']);
+    expect(addressesIn('[EX:/o=ExchangeLabs/ou=Exchange]')).toEqual([]);
+  });
+
+  it('matches the rule the detection named and leaves benign rules alone', () => {
+    const ind = indicatorsOf([alert('inbox-rule-external-forward', { ruleName: '..', recipients: [{ raw: 'x', address: 'drop@evil.example' }] })]);
+    expect(matchRule(rule({ name: '..' }), ind)).toMatch(/rule name/);
+    expect(matchRule(rule({ name: 'other', forwardTo: ['"Drop" [SMTP:drop@evil.example]'] }), ind)).toMatch(/drop@evil.example/);
+    expect(matchRule(rule({ name: 'Newsletters', forwardTo: ['boss@contoso.com'] }), ind)).toBeUndefined();
+    expect(matchRule(rule({ name: 'Junk E-mail Rule', hidden: true }), ind)).toBeUndefined();
+  });
+
+  it('takes forwarding destinations from mailbox-forwarding evidence', () => {
+    const ind = indicatorsOf([alert('mailbox-forwarding-external', { targets: [{ raw: 'Drop Contact', address: 'drop@evil.example', recipientType: 'MailContact' }] })]);
+    expect([...ind.addresses]).toEqual(['drop@evil.example']);
+    expect(ind.ruleNames.size).toBe(0);
+  });
+
+  it('stays bounded on huge and deeply nested attacker-controlled facts', () => {
+    let deep: Record<string, unknown> = { ruleName: 'deep' };
+    for (let i = 0; i < 1000; i++) deep = { x: deep };
+    const ind = indicatorsOf([alert('inbox-rule-hide', { ruleName: 'x'.repeat(100_000), nested: deep, recipients: Array.from({ length: 10_000 }, (_, i) => `a${i}@e.example`) })]);
+    expect(ind.ruleNames.has('deep')).toBe(false);
+    expect(ind.addresses.size).toBeLessThanOrEqual(500);
+  });
+});
