@@ -5,6 +5,7 @@ import { registerDb } from './db-cmd.ts';
 import { registerPoll } from './poll-cmd.ts';
 import { registerRun } from './run-cmd.ts';
 import { registerRemediate } from './remediate-cmd.ts';
+import { registerTenants } from './tenants-cmd.ts';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   registerConfig,
@@ -12,4 +13,5 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerRun,
   registerPoll,
   registerRemediate,
+  registerTenants,
 ];

@@ -81,8 +81,13 @@ export function parseUpstreamError(body: string): UpstreamError {
     return out;
   }
   if (e && typeof e === 'object') {
-    if (typeof e.code === 'string') out.code = e.code;
     if (typeof e.message === 'string') out.message = e.message;
+    if (typeof e.code === 'string') {
+      // The Management API splits "Method [CorrId=…][TenantId=…][AppId=…] failed. Exception: …" across code and
+      // message when unified audit logging is off (m365-api.md §2): a "code" with spaces is text, not a code.
+      if (/^[A-Za-z0-9_.:-]{1,64}$/.test(e.code)) out.code = e.code;
+      else out.message = `${e.code} ${out.message ?? ''}`.trim();
+    }
     // Graph nests the more specific code in innerError / innererror.
     // https://learn.microsoft.com/graph/errors#json-representation
     const inner = (e.innerError ?? e.innererror) as Record<string, unknown> | undefined;
@@ -249,7 +254,11 @@ export function createM365Http(opts: M365HttpOptions): M365Http {
     // Without unified audit logging every Management API call fails with this text (m365-api.md §2).
     // https://learn.microsoft.com/office/office-365-management-api/troubleshooting-the-office-365-management-activity-api
     if (resource === 'management' && /DataServiceException|Tenant .{1,60} does not exist/i.test(up.message ?? '')) {
-      return new M365Error('TW_M365_AUDIT_DISABLED', {}, { ...base, fix: 'run `tenantwatch tenants onboard <tenant> --enable-audit`' });
+      return new M365Error('TW_M365_AUDIT_DISABLED', {}, {
+        ...base,
+        upstreamCode: up.code ?? 'DataServiceException',
+        fix: `turn the audit log on: \`tenantwatch tenants onboard ${tenantId} --enable-audit\``,
+      });
     }
     if (resource === 'exchange' && up.exchange) {
       const cmdlet = req.headers?.['X-CmdletName'] ?? req.headers?.['x-cmdletname'] ?? 'cmdlet';

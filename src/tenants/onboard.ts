@@ -6,7 +6,7 @@ import { isOperatorError } from '../errors.ts';
 import { silentLogger, scrub, type Logger } from '../log.ts';
 import type { KnownRecipient } from '../model.ts';
 import type { M365Clients } from '../m365/clients.ts';
-import { isM365Error } from '../m365/m365-error.ts';
+import { isM365Error, type M365Error } from '../m365/m365-error.ts';
 import { consentUrl, type TokenResource } from '../m365/token.ts';
 import { WEBHOOK_PATH } from '../ingest/webhook.ts';
 import type { Db } from '../store/db.ts';
@@ -44,10 +44,37 @@ export interface CheckOptions {
 
 const MAX_RECIPIENTS = 50_000;
 
+/** A table-sized reason for a Microsoft failure; the Microsoft code in brackets. */
+export function shortReason(e: M365Error): string {
+  const what = (() => {
+    switch (e.code) {
+      case 'TW_M365_CONSENT_MISSING':
+        return 'admin consent missing';
+      case 'TW_M365_AUDIT_DISABLED':
+        return 'audit log off';
+      case 'TW_M365_THROTTLED':
+        return `throttled${e.status ? ` (HTTP ${e.status})` : ''}`;
+      case 'TW_M365_UPSTREAM_FAILED':
+        return `Microsoft failed (HTTP ${e.status ?? '?'})`;
+      case 'TW_M365_PERMISSION_MISSING':
+        return `permission missing (HTTP ${e.status ?? '?'})`;
+      case 'TW_M365_TENANT_NOT_FOUND':
+        return 'tenant not found';
+      case 'TW_M365_CREDENTIAL_REFUSED':
+        return 'app credential refused';
+      case 'TW_M365_NOT_FOUND':
+        return 'not found';
+      default:
+        return e.upstreamMessage ?? e.message;
+    }
+  })();
+  const code = e.upstreamCode && e.upstreamCode.length <= 64 ? e.upstreamCode : undefined;
+  return code ? `${what} [${code}]` : what;
+}
+
 function fail(e: unknown, fallbackFix?: string): CheckResult {
   if (isM365Error(e)) {
-    const reason = e.upstreamCode ? `${e.upstreamCode}: ${e.message}` : e.message;
-    return { ok: false, reason: scrub(reason), fix: e.fix ?? fallbackFix ?? e.hint, ...(e.upstreamCode ? { upstreamCode: e.upstreamCode } : {}) };
+    return { ok: false, reason: scrub(shortReason(e)), fix: e.fix ?? fallbackFix ?? e.hint, ...(e.upstreamCode ? { upstreamCode: e.upstreamCode.slice(0, 200) } : {}) };
   }
   if (isOperatorError(e)) return { ok: false, reason: scrub(e.message), fix: fallbackFix ?? e.hint };
   return { ok: false, reason: scrub(`unexpected error: ${(e as Error)?.message ?? String(e)}`.slice(0, 300)), fix: 'see the log; this is a bug if it persists' };
@@ -150,6 +177,7 @@ export async function checkTenant(deps: TenantDeps, tenant: TenantRecord, opts: 
 
     // 5. Unified audit log ingestion (Exchange): without it the Management API has nothing to give.
     let auditOn = false;
+    let auditJustEnabled = false;
     try {
       const cfg = await clients.exchange.getAdminAuditLogConfig(id);
       if (cfg.unifiedAuditLogIngestionEnabled) {
@@ -159,6 +187,7 @@ export async function checkTenant(deps: TenantDeps, tenant: TenantRecord, opts: 
         // Set-AdminAuditLogConfig takes up to 60 minutes to apply. https://learn.microsoft.com/purview/audit-log-enable-disable
         await clients.exchange.setAdminAuditLogConfig(id, true);
         auditOn = true;
+        auditJustEnabled = true;
         checks.auditLog = { ok: true, reason: 'turned on now (Microsoft takes up to 60 minutes)' };
       } else {
         checks.auditLog = { ok: false, reason: 'unified audit log is off', fix: `run \`tenantwatch tenants onboard ${id} --enable-audit\`` };
@@ -189,7 +218,9 @@ export async function checkTenant(deps: TenantDeps, tenant: TenantRecord, opts: 
         ? { ok: false, reason: `not enabled: ${missing.join(', ')}`, fix: `run \`tenantwatch tenants onboard ${id}\`` }
         : { ok: true, reason: `${wanted.length}/${wanted.length} enabled${started ? ` (${started} started now)` : ''}` };
     } catch (e) {
-      checks.subscriptions = fail(e, auditOn ? undefined : `turn the audit log on: \`tenantwatch tenants onboard ${id} --enable-audit\``);
+      checks.subscriptions = auditJustEnabled
+        ? { ...fail(e), fix: `the audit log was just turned on; run \`tenantwatch tenants onboard ${id}\` again in an hour` }
+        : fail(e, auditOn ? undefined : `turn the audit log on: \`tenantwatch tenants onboard ${id} --enable-audit\``);
     }
   }
 
