@@ -25,6 +25,9 @@ import { registerSettingsRoutes } from './routes/settings.ts';
 import { registerUserRoutes } from './routes/users.ts';
 import { registerLiveRoutes } from './routes/live.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { createM365Clients, type M365Clients } from '../m365/clients.ts';
+import { registerRemediationRoutes } from '../remediate/routes.ts';
+import { memoryNotifications, storeAlerts, storeChannels, storeExclusionsPort, storeTenants, validateChannel } from './wiring.ts';
 
 export interface WebDeps {
   db: Kysely<Database>;
@@ -42,6 +45,10 @@ export interface WebDeps {
   /** Extra readiness checks (loops alive …) beside "store reachable". */
   ready?: ReadyCheck[];
   metricsRegistry?: client.Registry;
+  /** Microsoft clients for remediation and tenant actions; built from the config on first use when absent. */
+  m365?: M365Clients;
+  /** Register the remediation routes of src/remediate (default true). */
+  remediation?: boolean;
   /** Directory of the console build; default console/dist of this package; false serves none. */
   consoleDir?: string | false;
   bodyLimit?: number;
@@ -80,6 +87,28 @@ export async function buildServer(deps: WebDeps): Promise<FastifyInstance> {
     // Alert ids and paths never need huge query strings.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }) as unknown as FastifyInstance;
+
+  // Clients are built on first use, so a console without Microsoft configuration still starts.
+  let ownClients: M365Clients | undefined;
+  const clients = () => deps.m365 ?? (ownClients ??= createM365Clients(deps.config, { logger }));
+  const lazy = <T extends object>(get: () => T): T =>
+    new Proxy({} as T, {
+      get: (_t, p) => {
+        const target = get() as Record<PropertyKey, unknown>;
+        const v = target[p];
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  const hasMemory = deps.config.notify.channels.some((c) => c.type === 'memory');
+  deps = {
+    ...deps,
+    alerts: deps.alerts ?? storeAlerts(deps.db),
+    exclusions: deps.exclusions ?? storeExclusionsPort(deps.db),
+    tenants: deps.tenants ?? storeTenants({ db: deps.db, config: deps.config, clients, logger }),
+    channels: deps.channels ?? storeChannels(deps.db, deps.config),
+    notifications: deps.notifications ?? (hasMemory ? memoryNotifications() : undefined),
+    validateChannel: deps.validateChannel ?? validateChannel,
+  };
 
   const live = createLiveHub({ alerts: deps.alerts, intervalMs: deps.liveIntervalMs ?? 1000, logger });
   const ctx: WebContext = {
@@ -167,9 +196,24 @@ export async function buildServer(deps: WebDeps): Promise<FastifyInstance> {
     if (req.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
     return payload;
   });
-  app.addHook('onClose', async () => live.close());
+  app.addHook('onClose', async () => {
+    live.close();
+    await ownClients?.close().catch(() => {});
+  });
 
   for (const register of ROUTES) await register(app, ctx);
+  if (deps.remediation !== false) {
+    await registerRemediationRoutes(app, {
+      db: deps.db as Parameters<typeof registerRemediationRoutes>[1]['db'],
+      config: deps.config,
+      graph: lazy(() => clients().graph),
+      exchange: lazy(() => clients().exchange),
+      currentUser: ctx.currentUser,
+      checkCsrf: ctx.checkCsrf,
+      publish: ctx.publish,
+      logger,
+    });
+  }
   for (const register of deps.routes ?? []) await register(app, ctx);
 
   app.get('/api/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());

@@ -25,7 +25,8 @@ interface StepResult {
   [k: string]: unknown;
 }
 interface Run {
-  runId: string;
+  id?: string;
+  runId?: string;
   status: string;
   actor?: string;
   source?: string;
@@ -40,7 +41,7 @@ interface AlertDetail extends AlertItem {
   enrichment?: Enrichment | null;
   evidence?: Array<{ recordId: string; occurredAt: string; severity?: string; clientIp?: string | null; facts?: unknown; raw?: unknown }>;
   notifications?: Array<{ id: string; channel: string; event?: string; status: string; attempts?: number; sentAt?: string | null; lastError?: string | null; createdAt?: string }>;
-  remediations?: Run[];
+  remediationRuns?: Run[];
   activity?: Array<{ at: string; actor: string; action: string; detail?: unknown }>;
 }
 
@@ -67,20 +68,39 @@ function Where({ e, ip }: { e: Enrichment | null | undefined; ip?: string }) {
   );
 }
 
+interface Plan {
+  defaultSteps: string[];
+  catalogue: Array<{ id: string; title: string; description: string }>;
+  passwordMode?: string;
+}
+
 function Remediate({ alert, me, onDone }: { alert: AlertDetail; me: Me; onDone: () => void }) {
   const allowed = may(me, 'remediate');
-  const [chosen, setChosen] = useState<string[]>(REMEDIATION_STEPS.map((s) => s.id));
+  const plan = useLoad(
+    () =>
+      get<Plan>(`/api/alerts/${encodeURIComponent(alert.id)}/remediation-plan`).catch(() => ({
+        defaultSteps: REMEDIATION_STEPS.map((s) => s.id),
+        catalogue: REMEDIATION_STEPS.map((s) => ({ id: s.id, title: s.label, description: s.help })),
+      })),
+    [alert.id],
+  );
+  const [picked, setPicked] = useState<string[] | null>(null);
+  const catalogue = plan.data?.catalogue ?? [];
+  const order = (ids: string[]) => catalogue.map((c) => c.id).filter((id) => ids.includes(id));
+  const chosen = picked ?? plan.data?.defaultSteps ?? [];
   const [confirming, setConfirming] = useState(false);
   const [running, setRunning] = useState<string[] | null>(null);
-  const [result, setResult] = useState<{ runId: string; steps: StepResult[]; [k: string]: unknown } | null>(null);
+  const [result, setResult] = useState<{ runId: string; status?: string; steps: StepResult[]; newPassword?: string } | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const title = (id: string) => catalogue.find((c) => c.id === id)?.title ?? REMEDIATION_STEPS.find((x) => x.id === id)?.label;
   const run = async () => {
     setConfirming(false);
     setError(null);
     setResult(null);
-    setRunning(chosen);
+    const steps = order(chosen);
+    setRunning(steps);
     try {
-      const r = await post<{ runId: string; steps: StepResult[] }>(`/api/alerts/${encodeURIComponent(alert.id)}/remediate`, { steps: chosen });
+      const r = await post<{ runId: string; status: string; steps: StepResult[]; newPassword?: string }>(`/api/alerts/${encodeURIComponent(alert.id)}/remediate`, { steps });
       setResult(r);
       onDone();
     } catch (e) {
@@ -97,23 +117,29 @@ function Remediate({ alert, me, onDone }: { alert: AlertDetail; me: Me; onDone: 
           Your role ({me.role}) may read alerts but not remediate. Ask an analyst or admin.
         </p>
       )}
-      <fieldset disabled={!allowed || running !== null} className="steps">
-        <legend>Steps to run against <T v={alert.userId} max={80} /></legend>
-        {REMEDIATION_STEPS.map((s) => (
-          <label key={s.id} className="check">
-            <input
-              type="checkbox"
-              name="step"
-              value={s.id}
-              checked={chosen.includes(s.id)}
-              onChange={(e) => setChosen((c) => (e.target.checked ? [...c, s.id].sort((a, b) => REMEDIATION_STEPS.findIndex((x) => x.id === a) - REMEDIATION_STEPS.findIndex((x) => x.id === b)) : c.filter((x) => x !== s.id)))}
-            />
-            <span>
-              <strong>{s.label}</strong> <span className="muted">{s.help}</span>
-            </span>
-          </label>
-        ))}
-      </fieldset>
+      {plan.data ? (
+        <fieldset disabled={!allowed || running !== null} className="steps">
+          <legend>
+            Steps to run against <T v={alert.userId} max={80} />
+          </legend>
+          {catalogue.map((s) => (
+            <label key={s.id} className="check">
+              <input
+                type="checkbox"
+                name="step"
+                value={s.id}
+                checked={chosen.includes(s.id)}
+                onChange={(e) => setPicked(e.target.checked ? order([...chosen, s.id]) : chosen.filter((x) => x !== s.id))}
+              />
+              <span>
+                <strong>{s.title}</strong> <span className="muted">{s.description}</span>
+              </span>
+            </label>
+          ))}
+        </fieldset>
+      ) : (
+        <Loading what="the remediation plan" />
+      )}
       {confirming ? (
         <div className="confirm" role="alertdialog" aria-labelledby="confirm-title">
           <p id="confirm-title">
@@ -132,22 +158,49 @@ function Remediate({ alert, me, onDone }: { alert: AlertDetail; me: Me; onDone: 
       {error ? <ErrorState error={error} /> : null}
       {shown.length > 0 && (
         <ol className="step-results" aria-live="polite" data-testid="step-results">
-          {shown.map((s, i) => (
-            <li key={`${s.step}-${i}`} data-step={s.step} data-status={s.status}>
-              <Status value={s.status} /> <strong>{REMEDIATION_STEPS.find((x) => x.id === s.step)?.label ?? <T v={s.step} max={60} />}</strong>{' '}
-              <span className="muted">
-                <T v={s.detail} max={400} />
-              </span>
-              {typeof s.password === 'string' || typeof s.newPassword === 'string' ? (
-                <div className="secret-once">
-                  New password (shown once): <code>{String(s.password ?? s.newPassword)}</code>
-                </div>
-              ) : null}
-            </li>
-          ))}
+          {shown.map((s, i) => {
+            const err = s.error as { message?: string; code?: string; fix?: string } | undefined;
+            const items = Array.isArray(s.items) ? (s.items as Array<{ name?: string; status?: string; why?: string }>) : [];
+            return (
+              <li key={`${s.step}-${i}`} data-step={s.step} data-status={s.status}>
+                <Status value={s.status} /> <strong>{title(s.step) ?? <T v={s.step} max={60} />}</strong>{' '}
+                <span className="muted">
+                  <T v={s.detail} max={400} />
+                </span>
+                {err ? (
+                  <div className="state-error">
+                    <T v={`${err.code ? `${err.code}: ` : ''}${err.message ?? ''}`} max={300} />
+                    {err.fix ? (
+                      <div className="hint">
+                        <T v={err.fix} max={300} />
+                      </div>
+                    ) : null}
+                  </div>
+                ) : null}
+                {items.length > 0 && (
+                  <ul>
+                    {items.slice(0, 50).map((it, j) => (
+                      <li key={j}>
+                        <Status value={String(it.status)} /> <T v={it.name} max={120} /> {it.why ? <span className="muted">(<T v={it.why} max={120} />)</span> : null}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </li>
+            );
+          })}
         </ol>
       )}
-      {result && <p className="muted">Run <T v={result.runId} max={60} /> recorded in the <Link to="/remediations">remediation log</Link>.</p>}
+      {result?.newPassword ? (
+        <div className="secret-once" role="status">
+          New password for <T v={alert.userId} max={80} /> (shown once, give it to the user out of band): <code>{result.newPassword}</code>
+        </div>
+      ) : null}
+      {result && (
+        <p className="muted">
+          Run <T v={result.runId} max={60} /> ({result.status}) is recorded in the <Link to="/remediations">remediation log</Link>.
+        </p>
+      )}
     </Card>
   );
 }
@@ -343,12 +396,12 @@ export function AlertDetailPage({ id, me }: { id: string; me: Me }) {
           )}
         </Card>
         <Card title="Remediation runs" id="runs-title">
-          {(al.remediations ?? []).length === 0 ? (
+          {(al.remediationRuns ?? []).length === 0 ? (
             <Empty>Nothing has been run for this alert yet.</Empty>
           ) : (
             <ul className="runs">
-              {al.remediations!.map((r) => (
-                <li key={r.runId}>
+              {al.remediationRuns!.map((r, k) => (
+                <li key={r.id ?? r.runId ?? k}>
                   <Status value={r.status} /> {when(r.startedAt)} by <T v={r.actor} max={60} /> ({r.source})
                   <ul>
                     {(r.steps ?? []).map((s, i) => (

@@ -70,7 +70,7 @@ export function AlertsPage() {
             ))}
           </select>
         </Field>
-        <Field label="Severity" id="f-severity">
+        <Field label="Minimum severity" id="f-severity">
           <select id="f-severity" value={filters.severity} onChange={(e) => setFilter('severity', e.target.value)}>
             <option value="">any severity</option>
             {SEVERITIES.map((s) => (

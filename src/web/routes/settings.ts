@@ -1,12 +1,10 @@
 // Settings: notification channels (with "send test message") and routes, exclusions, and the demo's
 // notifications view. Validation uses the configuration file's own schema.
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { BEHAVIOURS } from '../../model.ts';
 import { readNotifySettings, redactedSettings, saveNotifySettings } from '../settings.ts';
 import type { WebContext } from '../server.ts';
-import type { ExclusionsPort } from '../ports.ts';
 import { audit, isCidr } from './tenants.ts';
 import { need, notFound, parseBody } from './util.ts';
 
@@ -14,7 +12,8 @@ const settingsBody = z.object({ channels: z.array(z.unknown()).max(100).optional
 
 export const exclusionSchema = z
   .object({
-    tenantId: z.string().min(1).max(100),
+    /** Absent: every tenant. */
+    tenantId: z.string().min(1).max(100).optional(),
     behaviour: z.enum(BEHAVIOURS).optional(),
     ruleId: z.string().max(100).optional(),
     user: z.string().max(320).optional(),
@@ -26,57 +25,8 @@ export const exclusionSchema = z
   .strict()
   .refine((e) => e.behaviour || e.ruleId || e.user || e.destination || e.ipRange, { message: 'an exclusion needs at least one of behaviour, ruleId, user, destination, ipRange' });
 
-/** Exclusions kept in each tenant's context (tenants.context_json.exclusions), read by detection. */
-export function storeExclusions(ctx: WebContext): ExclusionsPort {
-  const load = async () => ctx.db.selectFrom('tenants').select(['tenant_id', 'context_json']).execute();
-  const parse = (t: string | null): Record<string, unknown> => {
-    try {
-      const v = t ? (JSON.parse(t) as unknown) : {};
-      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-    } catch {
-      return {};
-    }
-  };
-  const save = (tenantId: string, c: Record<string, unknown>) =>
-    ctx.db.updateTable('tenants').set({ context_json: JSON.stringify(c) }).where('tenant_id', '=', tenantId).execute();
-  return {
-    async list() {
-      const out: Array<Record<string, unknown>> = [];
-      for (const r of await load()) {
-        const ex = parse(r.context_json).exclusions;
-        if (Array.isArray(ex)) for (const e of ex) out.push({ ...(e as object), tenantId: r.tenant_id });
-      }
-      return out;
-    },
-    async add(e) {
-      const rows = await load();
-      const row = rows.find((r) => r.tenant_id === e.tenantId);
-      if (!row) throw notFound(`tenant ${String(e.tenantId).slice(0, 100)}`);
-      const c = parse(row.context_json);
-      const { tenantId: _t, ...rest } = e;
-      const item = { id: randomBytes(6).toString('hex'), ...rest, createdAt: new Date().toISOString() };
-      c.exclusions = [...(Array.isArray(c.exclusions) ? c.exclusions : []), item];
-      await save(row.tenant_id, c);
-      return { ...item, tenantId: row.tenant_id };
-    },
-    async remove(id) {
-      for (const r of await load()) {
-        const c = parse(r.context_json);
-        if (!Array.isArray(c.exclusions)) continue;
-        const next = c.exclusions.filter((e) => (e as { id?: string }).id !== id);
-        if (next.length !== c.exclusions.length) {
-          c.exclusions = next;
-          await save(r.tenant_id, c);
-          return true;
-        }
-      }
-      return false;
-    },
-  };
-}
-
 export function registerSettingsRoutes(app: FastifyInstance, ctx: WebContext): void {
-  const exclusions = ctx.exclusions ?? storeExclusions(ctx);
+  const exclusions = need(ctx.exclusions, 'exclusions');
 
   app.get('/api/settings/notify', { config: { permission: 'read' }, schema: { tags: ['settings'], summary: 'Channels and routes (secrets redacted)' } }, async () =>
     redactedSettings(await readNotifySettings(ctx.db, ctx.config)),
