@@ -9,6 +9,9 @@ const APP_ID = '6f1e2d3c-0000-4000-8000-00000000a001';
 const SECRET = 'sim-secret-1';
 const CONTOSO = '2f6c1a7e-0c1d-4c55-9a53-0d2f0a1b9c11';
 const ADATUM = 'd4e5f6a7-8b9c-4d0e-a1f2-3b4c5d6e7f44';
+const FABRIKAM = '5b3d8e21-4f6a-4c2e-8d19-7a0c3e5f1b22';
+const NORTHWIND = '8c1e4b77-2d3f-4a6b-9e80-1f2a3b4c5d33';
+const PARTNER = '9a9a9a9a-0000-4000-8000-000000000001';
 
 // Response bodies are read loosely in tests.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -144,6 +147,19 @@ describe('directory over HTTPS', () => {
     const r = await exo('Get-Mailbox', { Identity: 'ghost@contoso.com' });
     expect(r.status).toBe(404);
     expect(r.json.error.details[0].message.split('|')[1]).toBe('Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException');
+  });
+
+  it('lists GDAP relationships from the partner tenant: active, expired, and none for a tenant without', async () => {
+    const r = await graph('GET', '/tenantRelationships/delegatedAdminRelationships', undefined, PARTNER);
+    expect(r.status).toBe(200);
+    const byCustomer = Object.fromEntries(r.json.value.map((x: { customer: { tenantId: string }; status: string }) => [x.customer.tenantId, x.status]));
+    expect(byCustomer).toEqual({ [CONTOSO]: 'active', [FABRIKAM]: 'expired', [NORTHWIND]: 'active' });
+    expect(byCustomer[ADATUM]).toBeUndefined();
+    const active = await graph('GET', `/tenantRelationships/delegatedAdminRelationships?$filter=${encodeURIComponent("status eq 'active'")}&$top=1`, undefined, PARTNER);
+    expect(active.json.value).toHaveLength(1);
+    const next = await call('GET', active.json['@odata.nextLink'], { token: await token(PARTNER, 'https://graph.microsoft.com') });
+    expect(next.status).toBe(200);
+    expect(next.json.value.map((x: { status: string }) => x.status)).toEqual(['active']);
   });
 
   it('runs every scenario through the control API', async () => {

@@ -569,3 +569,50 @@ describe('snapshot', () => {
     expect(s.roles).toContain('Exchange.ManageAsApp');
   });
 });
+
+describe('Graph JSON batching', () => {
+  it('runs $batch requests in order and returns each status and body', async () => {
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1.0/$batch',
+      headers: { authorization: h.token(T1, 'graph'), 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        requests: [
+          { id: '1', method: 'GET', url: '/users/jane@contoso.com?$select=id,accountEnabled' },
+          { id: '2', method: 'PATCH', url: `/users/${jane().id}`, body: { accountEnabled: false } },
+          { id: '3', method: 'GET', url: '/users/nobody@contoso.com' },
+        ],
+      }),
+    });
+    expect(res.statusCode).toBe(200);
+    const body = JSON.parse(res.body) as { responses: Array<{ id: string; status: number; body?: Json }> };
+    expect(body.responses.map((r) => [r.id, r.status])).toEqual([
+      ['1', 200],
+      ['2', 204],
+      ['3', 404],
+    ]);
+    expect(body.responses[0].body.accountEnabled).toBe(true);
+    expect(body.responses[2].body.error.code).toBe('Request_ResourceNotFound');
+    expect(jane().accountEnabled).toBe(false);
+  });
+
+  it('refuses a batch of more than 20 requests', async () => {
+    const requests = Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: 'GET', url: '/organization' }));
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1.0/$batch',
+      headers: { authorization: h.token(T1, 'graph'), 'content-type': 'application/json' },
+      payload: JSON.stringify({ requests }),
+    });
+    expect(res.statusCode).toBe(400);
+  });
+});
+
+describe('GDAP without the core’s tenant list', () => {
+  it('lists the tenants this context owns from the ones built', async () => {
+    delete h.ctx.listTenants;
+    const r = await graph('GET', '/v1.0/tenantRelationships/delegatedAdminRelationships', { tid: PARTNER });
+    const byCustomer = Object.fromEntries(r.json!.value.map((x: { customer: { tenantId: string }; status: string }) => [x.customer.tenantId, x.status]));
+    expect(byCustomer).toEqual({ [T1]: 'active', [T2]: 'expired' });
+  });
+});

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GdapStatus, SimContext, SimInboxRule, SimMailbox, SimTenant, SimUser, TokenClaims } from './types.ts';
-import { defaultDomainOf, findUser, initialDomainOf } from './state.ts';
+import { builtTenants, defaultDomainOf, findUser, initialDomainOf } from './state.ts';
 import { appActor, auditTime, directoryUserRecord, inboxRuleChangeRecord, ipWithPort, updateUserRecord } from './records.ts';
 
 const INSUFFICIENT = 'Insufficient privileges to complete the operation.';
@@ -271,8 +271,10 @@ const DAY = 86_400_000;
 const isoSec = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function worldTenants(ctx: SimContext): Array<{ id: string; name: string; domains: string[]; gdap: GdapStatus }> {
-  if (ctx.listTenants) return [...ctx.listTenants()];
-  return [];
+  if (ctx.listTenants) return [...ctx.listTenants()].filter((t) => t.id !== ctx.partner.tenantId);
+  // Without the core's list: the tenants built so far that belong to this simulator (explicit world
+  // tenants are built at start; generated ones once used).
+  return builtTenants().filter((t) => t.id !== ctx.partner.tenantId && ctx.tenant(t.id) === t);
 }
 
 export function gdapRelationships(ctx: SimContext, now: number): Array<Record<string, unknown>> {
@@ -707,6 +709,51 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       ...(p.nextLink ? { '@odata.nextLink': p.nextLink } : {}),
       value: p.items,
     });
+  });
+
+  // JSON batching: up to 20 requests, run in order, each through the whole server (faults, log, auth).
+  app.post('/v1.0/$batch', async (req, reply) => {
+    const claims = ctx.requireToken(req, reply, 'graph');
+    if (!claims) return reply;
+    const b = req.body as { requests?: unknown } | undefined;
+    if (!b || typeof b !== 'object' || !Array.isArray(b.requests)) return graphError(req, reply, 400, 'BadRequest', 'Invalid batch payload format.');
+    if (b.requests.length === 0 || b.requests.length > 20) {
+      return graphError(req, reply, 400, 'BadRequest', 'The number of requests in a batch must be between 1 and 20.');
+    }
+    const subs = b.requests as Array<Record<string, unknown>>;
+    const ids = new Set<string>();
+    for (const r of subs) {
+      if (!r || typeof r !== 'object' || typeof r.id !== 'string' || typeof r.method !== 'string' || typeof r.url !== 'string') {
+        return graphError(req, reply, 400, 'BadRequest', 'Each batch request needs id, method and url.');
+      }
+      if (ids.has(r.id)) return graphError(req, reply, 400, 'BadRequest', `Batch request id '${r.id.slice(0, 50)}' is used more than once.`);
+      ids.add(r.id);
+      if (/^[a-z]+:/i.test(r.url)) return graphError(req, reply, 400, 'BadRequest', 'Batch request urls must be relative.');
+    }
+    const responses: Array<Record<string, unknown>> = [];
+    for (const r of subs) {
+      const url = `/v1.0${(r.url as string).startsWith('/') ? '' : '/'}${r.url as string}`;
+      const subHeaders = r.headers && typeof r.headers === 'object' ? (r.headers as Record<string, string>) : {};
+      const res = await app.inject({
+        method: (r.method as string).toUpperCase() as 'GET',
+        url,
+        headers: { ...subHeaders, authorization: String(req.headers.authorization ?? ''), ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        payload: r.body === undefined ? undefined : JSON.stringify(r.body),
+      });
+      let body: unknown;
+      try {
+        body = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        body = res.body;
+      }
+      const headers: Record<string, string> = {};
+      for (const h of ['content-type', 'retry-after', 'location']) {
+        const v = res.headers[h];
+        if (v !== undefined) headers[h === 'retry-after' ? 'Retry-After' : h === 'location' ? 'Location' : 'Content-Type'] = String(v);
+      }
+      responses.push({ id: r.id, status: res.statusCode, headers, ...(body !== undefined ? { body } : {}) });
+    }
+    return sendJson(reply, 200, { responses });
   });
 
   // -- partner tenant --

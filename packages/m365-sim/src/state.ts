@@ -146,8 +146,30 @@ export function emptyRule(rng: Rng, name: string, priority: number): SimInboxRul
   };
 }
 
+/**
+ * Tenants built in this process, weakly held, with their GDAP state: lets the partner's view list the
+ * world's tenants when the core gives no `listTenants` (callers keep only those their context owns).
+ */
+const built: Array<WeakRef<SimTenant>> = [];
+
+export function builtTenants(): SimTenant[] {
+  const out: SimTenant[] = [];
+  for (let i = built.length - 1; i >= 0; i--) {
+    const t = built[i].deref();
+    if (t) out.push(t);
+    else built.splice(i, 1);
+  }
+  return out.reverse();
+}
+
 /** Builds a tenant's full state. Same entry and seed → same state. */
 export function createTenant(entry: WorldTenant, seed: number): SimTenant {
+  const tenant = buildTenant(entry, seed);
+  built.push(new WeakRef(tenant));
+  return tenant;
+}
+
+function buildTenant(entry: WorldTenant, seed: number): SimTenant {
   const rng = createRng(seedFrom(entry.id, seed));
   const domains = entry.domains.map((d) => d.toLowerCase());
   const base = { domains, name: entry.name };
