@@ -18,6 +18,7 @@ import { registerRemediationRoutes } from '../src/remediate/routes.ts';
 import type { StepId } from '../src/remediate/catalogue.ts';
 import type { Detection } from '../src/model.ts';
 import { startSim, type StartedSim } from './helpers/sim.ts';
+import { login, seedUsers, webServer } from './helpers/web.ts';
 import { freshStore, type TestStore } from './helpers/stores.ts';
 
 const TENANT = '2f6c1a7e-0c1d-4c55-9a53-0d2f0a1b9c11';
@@ -139,7 +140,7 @@ beforeAll(async () => {
     },
   });
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
-  const logger = createLogger({ level: 'debug', destination: sink as unknown as Parameters<typeof createLogger>[0]['destination'] });
+  const logger = createLogger({ level: 'debug', destination: sink as unknown as NonNullable<Parameters<typeof createLogger>[0]>['destination'] });
   const tokens = createTokenProvider({ config, logger });
   http = createM365Http({ config, tokens, logger, maxRetryAfterMs: 1000, backoffBaseMs: 10, backoffMaxMs: 50 });
   app = Fastify({ logger: false });
@@ -243,6 +244,7 @@ describe('Secure and Remediate through a signed link against m365-sim', () => {
       await store.db.selectFrom('notify_outbox' as never).selectAll().execute().catch(() => []),
     ]);
     expect(dump).not.toContain(password!);
+    expect(logLines.join('')).toContain('remediation step');
     expect(logLines.join('')).not.toContain(password!);
     expect(logLines.join('')).not.toContain(SECRET);
     expect(logLines.join('')).not.toContain(LINK_SECRET);
@@ -438,5 +440,73 @@ describe('Secure and Remediate through a signed link against m365-sim', () => {
     const plan = (await app.inject({ method: 'GET', url: `/api/alerts/${alertId}/remediation-plan`, headers: { 'x-test-user': 'vera' } })).json();
     expect(plan.defaultSteps).toEqual(ALL5);
     expect(plan.evidence.addresses).toContain(DEST);
+  });
+});
+
+describe('Secure and Remediate inside the console server (sessions, CSRF, roles, API tokens)', () => {
+  let web: FastifyInstance;
+  let tokens: { adminToken: string; viewerToken: string };
+
+  beforeAll(async () => {
+    tokens = await seedUsers(store);
+    // The console server registers the remediation routes itself (web/server.ts), with its session user and CSRF check.
+    web = await webServer(store, {
+      config,
+      m365: { tokens: createTokenProvider({ config }), http, graph: createGraphClient(http, config), exchange: createExchangeClient(http, config), management: createManagementApi({ config, http }), close: async () => {} },
+    });
+    await web.ready();
+  });
+  afterAll(async () => {
+    await web?.close();
+  });
+
+  it('runs from the console with the session CSRF token, refuses without it, and records the console user', async () => {
+    const { alertId } = await takeover('kai');
+    const analyst = await login(web, 'analyst');
+    const noCsrf = await web.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { cookie: analyst.cookie }, payload: { steps: ['block-sign-in'] } });
+    expect(noCsrf.statusCode).toBe(403);
+    const viewer = await login(web, 'viewer');
+    const byViewer = await web.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { cookie: viewer.cookie, 'x-csrf-token': viewer.csrf }, payload: { steps: ['block-sign-in'] } });
+    expect(byViewer.statusCode).toBe(403);
+    expect((await userState('kai')).user.accountEnabled).toBe(true);
+    const ok = await web.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { cookie: analyst.cookie, 'x-csrf-token': analyst.csrf }, payload: { steps: ['block-sign-in', 'clear-forwarding'] } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ status: 'succeeded', actor: 'analyst', source: 'console', steps: [{ step: 'block-sign-in', status: 'succeeded' }, { step: 'clear-forwarding', status: 'succeeded' }] });
+    const undo = await web.inject({ method: 'POST', url: `/api/remediations/${ok.json().runId}/undo`, headers: { cookie: analyst.cookie, 'x-csrf-token': analyst.csrf }, payload: { dryRun: true } });
+    expect(undo.statusCode).toBe(200);
+    expect(undo.json().steps.map((s: { step: string; status: string }) => [s.step, s.status])).toEqual([['restore-forwarding', 'planned'], ['unblock-sign-in', 'planned']]);
+    const list = await web.inject({ method: 'GET', url: `/api/remediations?alertId=${alertId}`, headers: { authorization: `Bearer ${tokens.viewerToken}` } });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().items.map((r: { dryRun: boolean; actor: string }) => [r.actor, r.dryRun])).toEqual([['analyst', true], ['analyst', false]]);
+  });
+
+  it('accepts an API token without a CSRF token and records the run as coming from the API', async () => {
+    const { alertId } = await takeover('lea');
+    const r = await web.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { authorization: `Bearer ${tokens.adminToken}` }, payload: { steps: ['revoke-sessions'] } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ source: 'api', status: 'succeeded', steps: [{ step: 'revoke-sessions', status: 'succeeded', detail: expect.any(String) }] });
+    const viewer = await web.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { authorization: `Bearer ${tokens.viewerToken}` }, payload: { steps: ['revoke-sessions'] } });
+    expect(viewer.statusCode).toBe(403);
+  });
+
+  it('serves the confirmation page under the console CSP and runs the link as the signed-in console user', async () => {
+    const { alertId } = await takeover('ava'); // ava's second takeover: a new alert for the new rule
+    const admin = await login(web, 'admin');
+    const link = signRemediationLink(config, { alertId, steps: ['disable-inbox-rules'] });
+    const page = await web.inject({ method: 'GET', url: `/remediate/${link.token}`, headers: { cookie: admin.cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('signed in to the console as <strong>admin</strong>');
+    expect(page.body).not.toContain('name="name"');
+    const css = await web.inject({ method: 'GET', url: '/remediate-assets/remediate.css' });
+    expect(css.headers['content-type']).toContain('text/css');
+    const body = `csrf=${encodeURIComponent(csrfFrom(page.body))}&steps=disable-inbox-rules`;
+    const res = await web.inject({
+      method: 'POST', url: `/remediate/${link.token}`, payload: body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `${admin.cookie}; ${cookieFrom(page)}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('<strong>succeeded</strong>');
+    const run = await store.db.selectFrom('remediation_runs').selectAll().where('alert_id', '=', alertId).executeTakeFirstOrThrow();
+    expect(run).toMatchObject({ actor: 'admin', source: 'link' });
   });
 });
