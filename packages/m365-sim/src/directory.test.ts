@@ -178,6 +178,19 @@ describe('Graph v1.0', () => {
     expect(r.json!.error.innerError.date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
   });
 
+  it('answers odd user keys and oversized filters with Graph errors, never a crash', async () => {
+    const pct = await graph('GET', '/v1.0/users/abc%25zz');
+    expect(pct.status).toBe(404);
+    const long = await graph('GET', `/v1.0/auditLogs/signIns?$filter=${encodeURIComponent(`userPrincipalName eq '${'a'.repeat(5000)}'`)}`);
+    expect(long.status).toBe(400);
+    expect(long.json!.error.code).toBe('Request_UnsupportedQuery');
+    const sel = await graph('GET', '/v1.0/users/jane@contoso.com?$select=id,notAProperty');
+    expect(sel.status).toBe(400);
+    expect(sel.json!.error.code).toBe('Request_BadRequest');
+    const top = await graph('GET', '/v1.0/users?$top=0');
+    expect(top.status).toBe(400);
+  });
+
   it('rejects a token without roles with 401 InvalidAuthenticationToken', async () => {
     const r = await graph('GET', '/v1.0/organization', { roles: [] });
     expect(r.status).toBe(401);

@@ -185,7 +185,7 @@ function project(obj: Record<string, unknown>, props: string[]): Record<string, 
 }
 
 function userOr404(req: FastifyRequest, reply: FastifyReply, t: SimTenant, key: string): SimUser | undefined {
-  const u = findUser(t, decodeURIComponent(key));
+  const u = findUser(t, key);
   if (!u) graphError(req, reply, 404, 'Request_ResourceNotFound', `Resource '${key.slice(0, 200)}' does not exist or one of its queried reference-property objects are not present.`);
   return u;
 }
@@ -319,7 +319,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
 
   /** The mailbox of a user for Outlook resources, with the per-mailbox limit; errors sent. */
   const mailboxOf = (req: FastifyRequest, reply: FastifyReply, t: SimTenant, key: string): { user: SimUser; mb: SimMailbox } | undefined => {
-    const user = findUser(t, decodeURIComponent(key));
+    const user = findUser(t, key);
     const mb = user ? t.mailboxes.get(user.upn) : undefined;
     if (!user || !mb) {
       graphError(req, reply, 404, 'ErrorInvalidUser', `The requested user '${key.slice(0, 200)}' is invalid.`);
