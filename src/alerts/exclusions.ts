@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Detection, Exclusion } from '../model.ts';
+import { OperatorError } from '../errors.ts';
 
 /** `1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`, `2001:db8::1` → the bare address (or undefined). */
 export function bareIp(s: string | undefined): string | undefined {
@@ -108,7 +109,22 @@ export interface NewExclusion extends Exclusion {
   createdBy: string;
 }
 
+/** Problems with an exclusion before it is stored (empty = fine). */
+export function checkExclusion(x: Partial<NewExclusion>, now: string): string[] {
+  const p: string[] = [];
+  if (!x.reason || !x.reason.trim()) p.push('reason: required');
+  if (x.ipRange && rangeList([x.ipRange]).bad.length) p.push(`ipRange: not an IP address or CIDR range: ${x.ipRange}`);
+  if (x.destination && !/^(\*@[A-Za-z0-9.-]{1,253}|[^\s@]{1,200}@[A-Za-z0-9.-]{1,253})$/.test(x.destination)) p.push('destination: expected an address or *@domain');
+  if (x.expiresAt && (Number.isNaN(Date.parse(x.expiresAt)) || new Date(x.expiresAt).toISOString() !== x.expiresAt)) p.push('expiresAt: expected ISO-8601 UTC, e.g. 2026-12-31T00:00:00.000Z');
+  else if (x.expiresAt && x.expiresAt <= now) p.push('expiresAt: already in the past');
+  if (!x.tenantId && !x.user && !x.behaviour && !x.ruleId && !x.destination && !x.ipRange) p.push('an exclusion needs at least one of tenant, user, behaviour, rule, destination, ipRange');
+  return p;
+}
+
+/** Stores an exclusion; throws TW_USAGE listing every problem. */
 export async function addExclusion(db: Kysely<Database>, x: NewExclusion, now: string): Promise<string> {
+  const problems = checkExclusion(x, now);
+  if (problems.length) throw new OperatorError('TW_USAGE', { detail: `invalid exclusion: ${problems.join('; ')}` });
   const id = `ex_${randomBytes(6).toString('hex')}`;
   await db
     .insertInto('alert_exclusions')

@@ -1,11 +1,16 @@
 // Every CLI command group, in one explicit list (help order). Add one line per command module.
 import type { Command } from 'commander';
+import { registerAlerts } from './alerts-cmd.ts';
+import { registerChannels } from './channels-cmd.ts';
+import { registerExclusions } from './exclusions-cmd.ts';
 import { registerConfig } from './config-cmd.ts';
 import { registerDb } from './db-cmd.ts';
 import { registerPoll } from './poll-cmd.ts';
 import { registerRun } from './run-cmd.ts';
 import { registerRemediate } from './remediate-cmd.ts';
 import { registerTenants } from './tenants-cmd.ts';
+import { registerReplay } from './replay-cmd.ts';
+import { registerRules } from './rules-cmd.ts';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   registerConfig,
@@ -14,4 +19,9 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerPoll,
   registerRemediate,
   registerTenants,
+  registerAlerts,
+  registerChannels,
+  registerExclusions,
+  registerReplay,
+  registerRules,
 ];
