@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { directory } from './directory.ts';
-import { AUDIT_ENABLE_DELAY_MS } from './exchange.ts';
+import { AUDIT_ENABLE_DELAY_MS, EXCHANGE_LIMITS } from './exchange.ts';
 import { DEFAULT_APP_ROLES } from './state.ts';
 import type { AuditRecord, ContentType, Resource, SimContext, SimTenant, TokenClaims, WorldTenant } from './types.ts';
 
@@ -557,6 +557,31 @@ describe('Exchange admin API (InvokeCommand)', () => {
     const r = await exo('Get-Mailbox', {}, { roles: ['User.Read.All'] });
     expect(r.status).toBe(401);
     expect(r.json!.error.message).toContain("isn't supported in this scenario");
+  });
+
+  it('throttles a tenant past its request budget with 429 and Retry-After', async () => {
+    const saved = { ...EXCHANGE_LIMITS };
+    EXCHANGE_LIMITS.requests = 3;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const ok = await exo('Get-AcceptedDomain');
+        expect(ok.status).toBe(200);
+        expect(ok.headers['rate-limit-remaining']).toBe(String(2 - i));
+      }
+      const r = await exo('Get-AcceptedDomain');
+      expect(r.status).toBe(429);
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      const other = await exo('Get-AcceptedDomain', {}, { tid: T2 });
+      expect(other.status).toBe(200);
+    } finally {
+      Object.assign(EXCHANGE_LIMITS, saved);
+    }
+  });
+
+  it('fails Get-InboxRule without a mailbox with a parameter binding error', async () => {
+    const r = await exo('Get-InboxRule', {});
+    expect(r.status).toBe(400);
+    expect(r.json!.error.details[0].message).toContain("parameter 'Mailbox'");
   });
 
   it('answers a body without CmdletInput with 400', async () => {

@@ -36,9 +36,8 @@ export function toJson(v: unknown): string {
 
 /** How long Exchange takes to make UnifiedAuditLogIngestionEnabled=true effective ("up to 60 minutes"). */
 export const AUDIT_ENABLE_DELAY_MS = 60 * 60_000;
-/** Requests per tenant per window before 429 (Rate-Limit-Limit header). */
-export const RATE_LIMIT = 30_000;
-const RATE_WINDOW_MS = 5 * 60_000;
+/** Requests per tenant per window before 429 (Rate-Limit-Limit header); tests may lower it. */
+export const EXCHANGE_LIMITS = { requests: 30_000, windowMs: 5 * 60_000 };
 const DEFAULT_PAGE = 1000;
 
 class CmdletError extends Error {
@@ -125,8 +124,8 @@ function loggedParams(p: Params, skip: string[] = []): Array<[string, string]> {
     .map(([k, v]) => [k, paramLog(v)] as [string, string]);
 }
 
-function mailboxOr404(t: SimTenant, key: string | undefined): SimMailbox {
-  if (!key) throw new CmdletError(400, 'System.Management.Automation.ParameterBindingException', 'Cannot bind argument to parameter \'Identity\' because it is null.');
+function mailboxOr404(t: SimTenant, key: string | undefined, param = 'Identity'): SimMailbox {
+  if (!key) throw new CmdletError(400, 'System.Management.Automation.ParameterBindingException', `Cannot bind argument to parameter '${param}' because it is null.`);
   const mb = findMailbox(t, key);
   if (!mb) throw notFound(t, key);
   return mb;
@@ -420,7 +419,7 @@ export const CMDLETS: Record<string, Cmdlet> = {
         const { mb, rule } = resolveRule(i.t, i.p, hidden);
         return [ruleObject(i.t, mb, rule)];
       }
-      const mb = mailboxOr404(i.t, str(i.p, 'Mailbox'));
+      const mb = mailboxOr404(i.t, str(i.p, 'Mailbox'), 'Mailbox');
       return mb.rules
         .filter((r) => hidden || !r.hidden)
         .slice()
@@ -431,7 +430,7 @@ export const CMDLETS: Record<string, Cmdlet> = {
   'New-InboxRule': {
     params: ['Mailbox', 'Name', 'Priority', 'AlwaysDeleteOutlookRulesBlob', ...RULE_CONDITIONS, ...RULE_ACTIONS],
     run: (i) => {
-      const mb = mailboxOr404(i.t, str(i.p, 'Mailbox'));
+      const mb = mailboxOr404(i.t, str(i.p, 'Mailbox'), 'Mailbox');
       const name = str(i.p, 'Name');
       if (!name) throw new CmdletError(400, 'System.Management.Automation.ParameterBindingException', "Cannot bind argument to parameter 'Name' because it is an empty string.");
       if (mb.rules.some((r) => r.name.toLowerCase() === name.toLowerCase() && !r.hidden)) {
@@ -794,14 +793,15 @@ export function registerExchange(app: FastifyInstance, ctx: SimContext): void {
     // Per-tenant request budget.
     const now = ctx.now();
     let w = windows.get(t.id);
-    if (!w || now - w.start >= RATE_WINDOW_MS) {
+    const { requests: limit, windowMs } = EXCHANGE_LIMITS;
+    if (!w || now - w.start >= windowMs) {
       w = { start: now, count: 0 };
       windows.set(t.id, w);
     }
     w.count += 1;
-    const resetS = Math.max(1, Math.ceil((w.start + RATE_WINDOW_MS - now) / 1000));
-    void reply.header('Rate-Limit-Limit', String(RATE_LIMIT)).header('Rate-Limit-Remaining', String(Math.max(0, RATE_LIMIT - w.count))).header('Rate-Limit-Reset', new Date(w.start + RATE_WINDOW_MS).toISOString());
-    if (w.count > RATE_LIMIT) {
+    const resetS = Math.max(1, Math.ceil((w.start + windowMs - now) / 1000));
+    void reply.header('Rate-Limit-Limit', String(limit)).header('Rate-Limit-Remaining', String(Math.max(0, limit - w.count))).header('Rate-Limit-Reset', new Date(w.start + windowMs).toISOString());
+    if (w.count > limit) {
       return exoError(reply.header('Retry-After', String(resetS)), 429, {
         error: { code: 'TooManyRequests', message: 'Too many requests. Retry after the time in the Retry-After header.' },
       });
