@@ -239,7 +239,7 @@ export function messageRuleJson(mb: SimMailbox, r: SimInboxRule): Record<string,
   return {
     id: r.graphId,
     displayName: r.name,
-    sequence: r.priority + 1,
+    sequence: r.priority,
     isEnabled: r.enabled,
     hasError: false,
     isReadOnly: false,
@@ -618,7 +618,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       setParams.push(['Name', r.name]);
     }
     if (typeof body.sequence === 'number') {
-      r.priority = body.sequence - 1;
+      r.priority = body.sequence;
       setParams.push(['Priority', String(r.priority)]);
     }
     if (setParams.length) {

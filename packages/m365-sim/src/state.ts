@@ -229,7 +229,7 @@ function buildTenant(entry: WorldTenant, seed: number): SimTenant {
   for (const wr of entry.inboxRules ?? []) {
     const mb = mailboxes.get(wr.user.toLowerCase());
     if (!mb) continue;
-    const r = emptyRule(rng, wr.name, mb.rules.filter((x) => !x.hidden).length);
+    const r = emptyRule(rng, wr.name, mb.rules.filter((x) => !x.hidden).length + 1);
     r.hidden = wr.hidden ?? false;
     r.forwardTo = wr.forwardTo ?? [];
     r.moveToFolder = wr.moveToFolder ?? null;
@@ -327,7 +327,7 @@ export function newId(): string {
 /** A new inbox rule at runtime (scenarios, New-InboxRule), with RuleIdentity above 2^53. */
 export function newRule(t: SimTenant, mb: SimMailbox, name: string): SimInboxRule {
   const rng = createRng(seedFrom(`${t.id}:${mb.guid}:${name}:${mb.rules.length}:${randomUUID()}`));
-  return emptyRule(rng, name, mb.rules.filter((r) => !r.hidden).length);
+  return emptyRule(rng, name, mb.rules.filter((r) => !r.hidden).length + 1);
 }
 
 /** A new GUID at runtime. */
