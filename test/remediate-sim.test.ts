@@ -1,7 +1,11 @@
 // Secure and Remediate against the real simulator (HTTPS, MSAL): after the `takeover` scenario, the signed
 // link's confirmation flow secures the account; GET-prefetch, reuse, expiry, tampering, foreign links,
 // CSRF and roles change nothing; dry run, undo, missing permissions and throttling behave as recorded.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +31,7 @@ const CLIENT = '6f1e2d3c-0000-4000-8000-00000000a001';
 const SECRET = 'sim-secret-1';
 const LINK_SECRET = 'remediation-link-secret-for-tests-0123456789';
 const DEST = 'drop@mail-collect.example';
-const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea'];
+const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned'];
 const upn = (u: string) => `${u}@contoso.com`;
 
 const world = {
@@ -508,5 +512,78 @@ describe('Secure and Remediate inside the console server (sessions, CSRF, roles,
     expect(res.body).toContain('<strong>succeeded</strong>');
     const run = await store.db.selectFrom('remediation_runs').selectAll().where('alert_id', '=', alertId).executeTakeFirstOrThrow();
     expect(run).toMatchObject({ actor: 'admin', source: 'link' });
+  });
+});
+
+describe('tenantwatch remediate (CLI) against m365-sim', () => {
+  let dir: string;
+  let configFile: string;
+
+  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [path.resolve('bin/tenantwatch.js'), '--config', configFile, ...args], { timeout: 90_000, env: { ...process.env, TENANTWATCH_CONFIG: '' } }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tw-remediate-cli-'));
+    configFile = path.join(dir, 'tenantwatch.yaml');
+    writeFileSync(configFile, JSON.stringify({
+      microsoft: {
+        partnerTenantId: PARTNER, clientId: CLIENT, clientSecret: SECRET, caFile: sim.caPath, maxRetries: 1,
+        baseUrls: { login: sim.url, management: sim.url, graph: sim.url, exchange: sim.url },
+      },
+      store: { url: store.url },
+      remediate: { linkSecret: LINK_SECRET },
+      log: { level: 'info', pretty: false },
+    }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints a dry run, then runs the steps and prints the new password once to the terminal only', async () => {
+    const { alertId, ruleName } = await takeover('max');
+    const before = await userState('max');
+    const dry = await cli(['remediate', alertId, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`plan block-sign-in: would set accountEnabled of ${upn('max')} from true to false`);
+    expect(dry.stdout).toContain(`"${ruleName}" (hidden)`);
+    expect(dry.stdout).toContain(`(MailContact → ${DEST})`);
+    expect(dry.stdout).toMatch(/run [0-9a-f-]{36}: dry-run/);
+    expect(await userState('max')).toEqual(before);
+
+    const run = await cli(['remediate', alertId, '--steps', 'block-sign-in,reset-password,disable-inbox-rules', '--actor', 'night-shift']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('ok   block-sign-in: blocked sign-in');
+    expect(run.stdout).toContain('ok   reset-password:');
+    const password = /\(shown once, stored nowhere\): (\S+)/.exec(run.stdout)?.[1];
+    expect(password).toMatch(/^.{20}$/);
+    expect(run.stdout.split(password!).length - 1).toBe(1);
+    expect(run.stderr).not.toContain(password!);
+    const after = await userState('max');
+    expect(after.user.accountEnabled).toBe(false);
+    expect(after.user.passwordChangedAt).toBeTruthy();
+    const dump = JSON.stringify([await store.db.selectFrom('remediation_runs').selectAll().execute(), await store.db.selectFrom('remediation_steps').selectAll().execute(), await store.db.selectFrom('audit_trail').selectAll().execute()]);
+    expect(dump).not.toContain(password!);
+    const stored = await store.db.selectFrom('remediation_runs').selectAll().where('alert_id', '=', alertId).where('dry_run', '=', 0).executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({ actor: 'night-shift', source: 'cli', status: 'succeeded' });
+
+    const undo = await cli(['remediate', '--undo', stored.id]);
+    expect(undo.code).toBe(0);
+    expect(undo.stdout).toContain('ok   unblock-sign-in');
+    expect(undo.stdout).toContain('skip reset-password: reset-password cannot be undone');
+    expect((await userState('max')).user.accountEnabled).toBe(true);
+    const listed = await cli(['remediate', alertId, '--list']);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('exits 2 with a coded error for an unknown step and 1 for an unknown alert', async () => {
+    const bad = await cli(['remediate', 'al_x', '--steps', 'block-sign-in,format-disk']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('TW_REMEDIATE_BAD_STEPS');
+    const missing = await cli(['remediate', 'al_nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('TW_REMEDIATE_ALERT_NOT_FOUND');
   });
 });
