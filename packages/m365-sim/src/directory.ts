@@ -33,14 +33,8 @@ export function snapshot(t: SimTenant): unknown {
       mfaRegistered: u.mfaRegistered ?? true,
       federated: u.federated,
     })),
-    mailboxes: [...t.mailboxes.values()].map((m) => ({
-      upn: m.upn,
-      guid: m.guid,
-      forwardingSmtpAddress: m.forwardingSmtpAddress,
-      forwardingAddress: m.forwardingAddress,
-      deliverToMailboxAndForward: m.deliverToMailboxAndForward,
-      owaEnabled: m.owaEnabled,
-      inboxRules: m.rules.map((r) => ({
+    mailboxes: [...t.mailboxes.values()].map((m) => {
+      const inboxRules = m.rules.map((r) => ({
         name: r.name,
         ruleIdentity: r.ruleIdentity,
         graphId: r.graphId,
@@ -55,8 +49,19 @@ export function snapshot(t: SimTenant): unknown {
         moveToFolder: r.moveToFolder,
         markAsRead: r.markAsRead,
         stopProcessingRules: r.stopProcessingRules,
-      })),
-    })),
+      }));
+      return {
+        upn: m.upn,
+        guid: m.guid,
+        forwardingSmtpAddress: m.forwardingSmtpAddress,
+        forwardingAddress: m.forwardingAddress,
+        deliverToMailboxAndForward: m.deliverToMailboxAndForward,
+        owaEnabled: m.owaEnabled,
+        inboxRules,
+        /** Same list as inboxRules (both names are in use by clients of the control API). */
+        rules: inboxRules,
+      };
+    }),
     recipients: t.recipients,
     acceptedDomains: t.acceptedDomains,
     transportRules: t.transportRules,
