@@ -127,7 +127,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     if (rate <= 0 || !deps.tenants.isGenerated(tenant.id) || ct === 'DLP.All' || ct === 'Audit.General') return [];
     const out: Blob[] = [];
     const now = deps.now();
-    const first = Math.floor(startMs / BACKGROUND_SLOT_MS);
+    const first = Math.floor(startMs / BACKGROUND_SLOT_MS) - 1;
     const last = Math.ceil(endMs / BACKGROUND_SLOT_MS);
     for (let slot = first; slot <= last; slot++) {
       const createdMs = (slot + 1) * BACKGROUND_SLOT_MS;

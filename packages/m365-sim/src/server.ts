@@ -1,6 +1,7 @@
 // The simulator's HTTP(S) server: one origin serving Microsoft's own paths (identity, Management
 // Activity API, Graph, Exchange admin API) plus /_sim/ control; faults, the request log, error shapes.
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit-log.ts';
 import { createRequestLog, registerControl, type RequestLog } from './control.ts';
@@ -286,12 +287,11 @@ export async function createSimServer(opts: SimServerOptions): Promise<SimServer
     const full = Buffer.from(text, 'utf8');
     const half = full.subarray(0, Math.max(1, Math.floor(full.length / 2)));
     log(req, reply.statusCode, `${f.id}:truncateBody`);
-    reply.hijack();
-    const raw = reply.raw;
-    const headers = reply.getHeaders() as Record<string, string>;
-    raw.writeHead(reply.statusCode, { ...headers, 'content-length': String(full.length) });
-    raw.write(half, () => setTimeout(() => req.raw.socket.destroy(), 20));
-    return payload;
+    reply.header('content-length', String(full.length));
+    const stream = new Readable({ read() {} });
+    stream.push(half);
+    setTimeout(() => stream.destroy(new Error('body truncated by an injected fault')), 20).unref();
+    return stream;
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -36,7 +36,8 @@ export interface TestSim {
 export async function startTestSim(opts: StartSimServerOptions = {}): Promise<TestSim> {
   const server = await startSimServer({ latencySeconds: 0, ...opts });
   const dispatcher = new Agent(server.ca ? { connect: { ca: server.ca } } : {});
-  async function call<T>(method: string, pathOrUrl: string, o: { body?: unknown; form?: Record<string, string>; headers?: Record<string, string>; token?: string } = {}): Promise<Res<T>> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async function call<T = any>(method: string, pathOrUrl: string, o: { body?: unknown; form?: Record<string, string>; headers?: Record<string, string>; token?: string } = {}): Promise<Res<T>> {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     let body: string | undefined;
     if (o.form) {

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies are read loosely in tests */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ID, CONTOSO, NORTHWIND, PARTNER, SECRET, clientAssertion, decodeJwt, makeAppCertificate, startTestSim, worldWith, type TestSim } from './helpers.ts';
 

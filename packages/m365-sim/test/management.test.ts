@@ -1,6 +1,7 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies are read loosely in tests */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADATUM, CONTOSO, PARTNER, sleep, startTestSim, worldWith, type TestSim } from './helpers.ts';
+import { ADATUM, CONTOSO, PARTNER, sleep, startTestSim, worldWith, type Res, type TestSim } from './helpers.ts';
 
 let sim: TestSim;
 let token: string;
@@ -197,7 +198,7 @@ describe('content listing', () => {
     let next: string | undefined = `${sim.url}${feed(`/subscriptions/content?contentType=Audit.SharePoint&${pub}`)}`;
     let pages = 0;
     while (next) {
-      const r = await sim.call('GET', next, { token });
+      const r: Res = await sim.call('GET', next, { token });
       expect(r.status).toBe(200);
       seen.push(...r.body.map((b: any) => b.contentId));
       next = r.headers.nextpageuri;
