@@ -201,3 +201,34 @@ describe('request log', () => {
     expect(filtered.every((e) => e.path.includes('/v1.0/'))).toBe(true);
   });
 });
+
+describe('resource servers share the token checks and answer in their own shapes', () => {
+  it('Graph refuses a Management token (wrong aud) and malformed JSON with Graph errors', async () => {
+    const wrong = await sim.call('GET', '/v1.0/organization', { token });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.code).toBe('InvalidAuthenticationToken');
+    const graph = await sim.token(CONTOSO, 'https://graph.microsoft.com');
+    const bad = await sim.call('PATCH', '/v1.0/users/jane@contoso.com', { token: graph, body: '{"accountEnabled":' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('BadRequest');
+    expect(bad.body.error.innerError['request-id']).toBeTruthy();
+  });
+
+  it('Graph refuses an expired token', async () => {
+    const expired = (await sim.call('POST', '/_sim/tokens', { body: { tenantId: CONTOSO, resource: 'graph', roles: ['User.Read.All'], lifetimeSeconds: -60 } })).body.access_token;
+    const r = await sim.call('GET', '/v1.0/organization', { token: expired });
+    expect(r.status).toBe(401);
+    expect(r.body.error.message).toContain('expired');
+  });
+
+  it('the Exchange admin API refuses a Graph token with 401 and WWW-Authenticate, and malformed JSON with 400', async () => {
+    const graph = await sim.token(CONTOSO, 'https://graph.microsoft.com');
+    const wrong = await sim.call('POST', `/adminapi/beta/${CONTOSO}/InvokeCommand`, { token: graph, body: {} });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers['www-authenticate']).toMatch(/^Bearer /);
+    const exo = await sim.token(CONTOSO, 'https://outlook.office365.com');
+    const bad = await sim.call('POST', `/adminapi/beta/${CONTOSO}/InvokeCommand`, { token: exo, body: '{"CmdletInput":' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('BadRequest');
+  });
+});

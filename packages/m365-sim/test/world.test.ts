@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies are read loosely in tests */
 import { describe, expect, it } from 'vitest';
-import { generatedTenantId, validateWorld, WorldError, DEMO_WORLD } from '../src/world.ts';
+import { resolve } from 'node:path';
+import { generatedTenantId, loadWorld, validateWorld, WorldError, DEMO_WORLD } from '../src/world.ts';
 import { APP_ID, PARTNER, SECRET, startTestSim, worldWith } from './helpers.ts';
 
 describe('world file validation', () => {
@@ -97,5 +98,15 @@ describe('generated tenants', () => {
     const a = await listAll();
     const b = await listAll();
     expect(a).toEqual(b);
+  });
+});
+
+describe('world files in worlds/', () => {
+  it('keeps worlds/demo.yaml equal to the built-in demo world', () => {
+    expect(loadWorld(resolve(import.meta.dirname, '../worlds/demo.yaml'))).toEqual(loadWorld('demo'));
+  });
+
+  it('loads every shipped world without problems', () => {
+    for (const f of ['demo.yaml', 'scale.yaml', 'quirkless.yaml']) expect(() => loadWorld(resolve(import.meta.dirname, '../worlds', f))).not.toThrow();
   });
 });
