@@ -69,7 +69,7 @@ describe('activity scenarios', () => {
   });
 
   it('phishing-signin writes a failed then a successful logon from the attacker address, zone-less', () => {
-    const r = run({ scenario: 'phishing-signin', user: 'jane@contoso.com', ip: '45.83.64.7', at: '2026-09-09T22:00:00Z' });
+    const r = run({ scenario: 'phishing-signin', user: 'jane@contoso.com', ip: '45.83.64.7', at: '2026-09-09T22:00:00Z', baseline: false });
     expect(r).toMatchObject({ ok: true, records: 2 });
     expect(ops()).toEqual(['UserLoginFailed', 'UserLoggedIn']);
     const ok = out[1].record;
@@ -81,8 +81,18 @@ describe('activity scenarios', () => {
     expect(tenant.signIns[1]).toMatchObject({ userPrincipalName: 'jane@contoso.com', ipAddress: '45.83.64.7' });
   });
 
+  it('phishing-signin first writes the user’s ordinary sign-ins from home, days earlier', () => {
+    run({ scenario: 'phishing-signin', user: 'jane@contoso.com', at: '2026-09-09T22:00:00Z' });
+    expect(ops()).toEqual(['UserLoggedIn', 'UserLoggedIn', 'UserLoginFailed', 'UserLoggedIn']);
+    const [a, b, , attack] = out.map((o) => o.record);
+    expect(a.ClientIP).toBe(b.ClientIP);
+    expect(a.ClientIP).not.toBe(attack.ClientIP);
+    expect(attack.ClientIP).toBe(DEFAULT_ATTACKER_IP);
+    expect(a.CreationTime).toBe('2026-09-06T22:00:00');
+  });
+
   it('inbox-rule-forward creates an external forward rule from OWA after the sign-in', () => {
-    const r = run({ scenario: 'inbox-rule-forward', user: 'jane@contoso.com', destination: 'Drop@Mail.Example.net', ruleName: '.' });
+    const r = run({ scenario: 'inbox-rule-forward', user: 'jane@contoso.com', destination: 'Drop@Mail.Example.net', ruleName: '.', baseline: false });
     expect(r.ok).toBe(true);
     expect(ops()).toEqual(['UserLoginFailed', 'UserLoggedIn', 'New-InboxRule']);
     const rule = janeBox().rules.find((x) => x.name === '.')!;
@@ -110,7 +120,7 @@ describe('activity scenarios', () => {
   });
 
   it('inbox-rule-hidden leaves a forward-and-delete rule that only IncludeHidden shows', () => {
-    run({ scenario: 'inbox-rule-hidden', user: 'jane@contoso.com' });
+    run({ scenario: 'inbox-rule-hidden', user: 'jane@contoso.com', baseline: false });
     const rule = janeBox().rules.find((x) => x.forwardTo.length)!;
     expect(rule).toMatchObject({ hidden: true, deleteMessage: true, forwardTo: [DEFAULT_DESTINATION] });
     expect(ops()).toEqual(['UserLoginFailed', 'UserLoggedIn', 'New-InboxRule', 'UpdateInboxRules']);
@@ -192,7 +202,7 @@ describe('activity scenarios', () => {
   });
 
   it('takeover leaves a hidden forward-and-delete rule and forwarding to a mail contact', () => {
-    const r = run({ scenario: 'takeover', user: 'jane@contoso.com', destination: 'loot@outside.example', at: NOW - 3_600_000 });
+    const r = run({ scenario: 'takeover', user: 'jane@contoso.com', destination: 'loot@outside.example', at: NOW - 3_600_000, baseline: false });
     expect(r.ok).toBe(true);
     const mb = janeBox();
     const rule = mb.rules.find((x) => x.forwardTo.includes('loot@outside.example'))!;

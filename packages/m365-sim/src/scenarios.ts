@@ -1,6 +1,7 @@
 // Activity scenarios for POST /_sim/tenants/{id}/activity: each performs the action in the tenant's
 // own state (creates the rule, sets forwarding …) and writes the audit records Microsoft would.
-// Options in the body: user (UPN), ip, destination (external address), ruleName, at (ISO time or epoch ms).
+// Options in the body: user (UPN), ip, destination (external address), ruleName, at (ISO time or epoch ms),
+// baseline (false: no earlier ordinary sign-ins before an attacker's).
 import { isIP } from 'node:net';
 import type { AuditRecord, ContentType, DirectoryModule, SimContext, SimInboxRule, SimMailbox, SimRecipient, SimTenant, SimUser } from './types.ts';
 import { findUser, newId, newRule } from './state.ts';
@@ -62,6 +63,8 @@ interface Run {
   destination: string;
   ruleName?: string;
   at: number;
+  /** Write the user's earlier ordinary sign-ins before an attacker's (default true). */
+  baseline: boolean;
   out: Map<ContentType, AuditRecord[]>;
   detail: Record<string, unknown>;
 }
@@ -92,7 +95,21 @@ function signIn(r: Run, at: number, o: { ip?: string; failed?: boolean; user?: S
   r.t.signIns.push(graphSignIn({ at, user, ip, failed: o.failed, country: o.country }));
 }
 
+const DAY = 86_400_000;
+
+/** The user's usual home address (stable per user). */
+function homeIpOf(user: SimUser): string {
+  let h = 0;
+  for (const c of user.id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return HOME_IPS[h % HOME_IPS.length];
+}
+
 function phishingSignIn(r: Run): void {
+  if (r.baseline) {
+    // The user's own history first (days earlier, from home), so the foreign sign-in stands out.
+    signIn(r, r.at - 3 * DAY, { ip: homeIpOf(r.user), country: 'US' });
+    signIn(r, r.at - DAY + 5 * 3_600_000, { ip: homeIpOf(r.user), country: 'US' });
+  }
   signIn(r, r.at - 40_000, { failed: true });
   signIn(r, r.at);
   r.detail.signIn = { user: r.user.upn, ip: r.ip };
@@ -303,7 +320,7 @@ const RUNNERS: Record<(typeof SCENARIOS)[number], (r: Run) => void> = {
     let n = 0;
     for (const u of r.t.users.slice(0, 6)) {
       const mb = r.t.mailboxes.get(u.upn);
-      const ip = HOME_IPS[n % HOME_IPS.length];
+      const ip = homeIpOf(u);
       const at = r.at + n * 90_000;
       signIn(r, at, { user: u, ip, country: 'US' });
       if (mb) emit(r, 'Audit.Exchange', mailItemsAccessedRecord(r.t, { at: at + 30_000, user: u, mailbox: mb, ip, items: 1 + (n % 3) }));
@@ -352,7 +369,8 @@ export const runScenario: DirectoryModule['runScenario'] = (ctx, t, body) => {
     if (!user) throw new ScenarioError(400, `tenant ${t.id} has no users`);
     const mb = t.mailboxes.get(user.upn);
     if (!mb) throw new ScenarioError(400, `user ${user.upn} has no mailbox`);
-    const run: Run = { ctx, t, user, mb, ip, destination: destination.toLowerCase(), ruleName, at, out: new Map(), detail: { scenario: name, user: user.upn } };
+    const baseline = body.baseline === undefined ? true : body.baseline === true || body.baseline === 'true';
+    const run: Run = { ctx, t, user, mb, ip, destination: destination.toLowerCase(), ruleName, at, baseline, out: new Map(), detail: { scenario: name, user: user.upn } };
     RUNNERS[name as (typeof SCENARIOS)[number]](run);
     let count = 0;
     for (const [type, records] of run.out) {
