@@ -56,7 +56,7 @@ describe('scopes and consent', () => {
 
   it('builds the admin consent URL on the configured login host', () => {
     const url = consentUrl(cfg({}, { publicUrl: 'https://tw.msp.example' }), 'contoso.com');
-    expect(url).toBe('https://login.microsoftonline.com/contoso.com/adminconsent?client_id=6f1e2d3c-0000-4000-8000-00000000a001&redirect_uri=https%3A%2F%2Ftw.msp.example%2Fconsent-done');
+    expect(url).toBe('https://login.microsoftonline.com/contoso.com/adminconsent?client_id=6f1e2d3c-0000-4000-8000-00000000a001&redirect_uri=https%3A%2F%2Ftw.msp.example%2F');
   });
 });
 

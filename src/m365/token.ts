@@ -45,7 +45,7 @@ export function consentUrl(config: Pick<Config, 'microsoft' | 'web'>, tenant: st
   // https://learn.microsoft.com/entra/identity-platform/v2-admin-consent
   const u = new URL(`${login}/${encodeURIComponent(tenant)}/adminconsent`);
   u.searchParams.set('client_id', clientId);
-  if (config.web.publicUrl) u.searchParams.set('redirect_uri', `${config.web.publicUrl.replace(/\/+$/, '')}/consent-done`);
+  if (config.web.publicUrl) u.searchParams.set('redirect_uri', `${config.web.publicUrl.replace(/\/+$/, '')}/`);
   return u.toString();
 }
 
