@@ -17,7 +17,7 @@ import { createGraphClient } from '../src/m365/graph.ts';
 import { createM365Http, type M365Http } from '../src/m365/http.ts';
 import { createManagementApi } from '../src/m365/management-api.ts';
 import { createTokenProvider } from '../src/m365/token.ts';
-import { signRemediationLink } from '../src/remediate/links.ts';
+import { linkCsrfToken, signRemediationLink, verifyRemediationLink } from '../src/remediate/links.ts';
 import { registerRemediationRoutes } from '../src/remediate/routes.ts';
 import type { StepId } from '../src/remediate/catalogue.ts';
 import type { Detection } from '../src/model.ts';
@@ -31,7 +31,7 @@ const CLIENT = '6f1e2d3c-0000-4000-8000-00000000a001';
 const SECRET = 'sim-secret-1';
 const LINK_SECRET = 'remediation-link-secret-for-tests-0123456789';
 const DEST = 'drop@mail-collect.example';
-const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned'];
+const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned', 'ola'];
 const upn = (u: string) => `${u}@contoso.com`;
 
 const world = {
@@ -153,6 +153,7 @@ beforeAll(async () => {
     graph: createGraphClient(http, config),
     exchange: createExchangeClient(http, config),
     currentUser: (req) => USERS_BY_HEADER[String(req.headers['x-test-user'] ?? '')],
+    linkIdentity: 'name',
   });
   await app.ready();
 }, 120_000);
@@ -491,6 +492,27 @@ describe('Secure and Remediate inside the console server (sessions, CSRF, roles,
     expect(r.json()).toMatchObject({ source: 'api', status: 'succeeded', steps: [{ step: 'revoke-sessions', status: 'succeeded', detail: expect.any(String) }] });
     const viewer = await web.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { authorization: `Bearer ${tokens.viewerToken}` }, payload: { steps: ['revoke-sessions'] } });
     expect(viewer.statusCode).toBe(403);
+  });
+
+  it('asks an anonymous visitor to sign in, and refuses an anonymous confirmation, once the console has users', async () => {
+    const { alertId } = await takeover('ned');
+    const link = signRemediationLink(config, { alertId, steps: ['block-sign-in'] });
+    const page = await web.inject({ method: 'GET', url: `/remediate/${link.token}` });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Sign in to the tenantwatch console');
+    expect(page.body).not.toContain('<form');
+    const cookie = cookieFrom(page);
+    // A valid link-bound CSRF token: the refusal below is about identity, not CSRF.
+    const v = verifyRemediationLink(config, link.token);
+    if (!v.ok) throw new Error(`link ${v.reason}`);
+    const csrf = linkCsrfToken(config, v.claims.nonce, cookie.split('=')[1]);
+    const post = await web.inject({
+      method: 'POST', url: `/remediate/${link.token}`, payload: `csrf=${encodeURIComponent(csrf)}&steps=block-sign-in&name=Anon`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    });
+    expect(post.statusCode).toBe(401);
+    expect((await userState('ned')).user.accountEnabled).toBe(true);
+    expect(await store.db.selectFrom('remediation_link_uses').selectAll().where('alert_id', '=', alertId).execute()).toEqual([]);
   });
 
   it('serves the confirmation page under the console CSP and runs the link as the signed-in console user', async () => {

@@ -48,10 +48,11 @@ export interface RemediationRouteDeps {
   publish?(event: string, data: unknown): void;
   logger?: Logger;
   /**
-   * Who may press a link's confirm button without a console session: 'name' (default) asks for a name
-   * and records it with the client address; 'login' requires a console login with a remediating role.
+   * Who may press a link's confirm button: 'login' requires a console login with a remediating role;
+   * 'name' also lets someone without a console session confirm by typing a name (recorded with the
+   * client address); 'auto' (default) is 'login' when the console has users and 'name' when it has none.
    */
-  linkIdentity?: 'name' | 'login';
+  linkIdentity?: 'name' | 'login' | 'auto';
   now?: () => Date;
 }
 
@@ -138,7 +139,13 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
     if (!ports) throw new OperatorError('TW_REMEDIATE_NO_CLIENTS');
     return { db: deps.db, graph: ports.graph, exchange: ports.exchange, config: deps.config, logger, now: deps.now };
   };
-  const linkIdentity = deps.linkIdentity ?? 'name';
+  const linkMode = deps.linkIdentity ?? 'auto';
+  const linkIdentity = async (): Promise<'name' | 'login'> => {
+    if (linkMode !== 'auto') return linkMode;
+    // The console is "configured with users" when web/ has at least one enabled user.
+    const row = await deps.db.selectFrom('web_users').select('username').where('disabled', '=', 0).limit(1).executeTakeFirst().catch(() => undefined);
+    return row ? 'login' : 'name';
+  };
   const secure = (deps.config.web.publicUrl ?? '').startsWith('https:');
 
   await app.register(async (scope) => {
@@ -203,7 +210,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
         action: `/remediate/${link.token}`,
         csrf: linkCsrfToken(deps.config, link.claims.nonce, cookie),
         user: user ? { username: user.username, role: user.role } : undefined,
-        anonymous: user ? false : linkIdentity,
+        anonymous: user ? false : await linkIdentity(),
         passwordMode: deps.config.remediate.passwordMode,
       });
       return pageHeaders(reply).send(html);
@@ -221,7 +228,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
       if (user) {
         if (!REMEDIATE_ROLES.includes(user.role)) return sendProblem(reply, 'forbidden', `The role ${user.role} may not remediate; only admin and analyst may.`);
         actor = user.username;
-      } else if (linkIdentity === 'login') {
+      } else if ((await linkIdentity()) === 'login') {
         return sendProblem(reply, 'login', 'Sign in to the tenantwatch console with a role that may remediate, then open the link again.');
       } else {
         // eslint-disable-next-line no-control-regex
