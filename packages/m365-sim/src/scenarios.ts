@@ -335,7 +335,7 @@ const RUNNERS: Record<(typeof SCENARIOS)[number], (r: Run) => void> = {
     emit(
       r,
       'Audit.Exchange',
-      newInboxRuleRecord(r.t, { at, actor: { kind: 'user', user: r.user }, user: r.user, mailbox: r.mb, rule, client: 'owa', clientIp: withPort(HOME_IPS[0], port(at, 6)) }),
+      newInboxRuleRecord(r.t, { at, actor: { kind: 'user', user: r.user }, user: r.user, mailbox: r.mb, rule, client: 'owa', clientIp: withPort(homeIpOf(r.user), port(at, 6)) }),
     );
     r.detail.rule = ruleInfo(r.mb, rule);
   },
