@@ -3,7 +3,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildRulePack, type RulePack, type RuleSource } from '../src/detect/rule-schema.ts';
+import { buildRulePack, type RuleOverride, type RulePack, type RuleSource } from '../src/detect/rule-schema.ts';
+import { createDetector, type Detector } from '../src/detect/detector.ts';
+import { createGeoLookup } from '../src/enrich/geo.ts';
+import { OperatorError } from '../src/errors.ts';
 
 export const BUILTIN_RULES_DIR = path.dirname(fileURLToPath(import.meta.url));
 
@@ -36,4 +39,18 @@ export function loadRulePackFromDirs(extraDirs: readonly string[] = [], opts: { 
   }
   const built = buildRulePack(sources);
   return { pack: built.pack, problems: [...problems, ...built.problems] };
+}
+
+/**
+ * The detector the service and the CLI use, built from configuration: built-in pack + detect.ruleDirs,
+ * detect.overrides, offline geo unless enrich.geo is 'none'. Throws TW_RULES_INVALID listing every problem.
+ */
+export function buildDetector(config: {
+  detect: { ruleDirs: string[]; overrides: RuleOverride[] };
+  enrich: { geo: 'offline' | 'none'; cityDb?: string; asnDb?: string };
+}): Detector {
+  const { pack, problems } = loadRulePackFromDirs(config.detect.ruleDirs);
+  if (problems.length) throw new OperatorError('TW_RULES_INVALID', { count: problems.length }, { details: problems });
+  const geo = config.enrich.geo === 'none' ? undefined : createGeoLookup({ cityDb: config.enrich.cityDb, asnDb: config.enrich.asnDb });
+  return createDetector({ pack, geo, overrides: config.detect.overrides });
 }
