@@ -9,10 +9,13 @@ import { registerPoll } from './poll-cmd.ts';
 import { registerRun } from './run-cmd.ts';
 import { registerRemediate } from './remediate-cmd.ts';
 import { registerTenants } from './tenants-cmd.ts';
+import { registerUsers } from './users-cmd.ts';
+import { registerDemo } from './demo-cmd.ts';
 import { registerReplay } from './replay-cmd.ts';
 import { registerRules } from './rules-cmd.ts';
 
 export const COMMANDS: Array<(program: Command) => void> = [
+  registerDemo,
   registerConfig,
   registerDb,
   registerRun,
@@ -24,4 +27,5 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerExclusions,
   registerReplay,
   registerRules,
+  registerUsers,
 ];
