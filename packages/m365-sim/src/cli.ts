@@ -94,6 +94,10 @@ program
     process.on('SIGTERM', stop);
     process.stdout.write(`m365-sim listening on ${server.url}\n`);
     process.stdout.write(server.caPath ? `m365-sim ca ${server.caPath}\n` : 'm365-sim ca none\n');
+    if (process.env.M365_SIM_TIMING === '1') {
+      const cpu = process.cpuUsage();
+      process.stderr.write(`m365-sim ready after ${Math.round(performance.now())} ms (cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms)\n`);
+    }
   });
 program.addHelpText('after', HELP);
 await program.parseAsync();
