@@ -10,7 +10,39 @@ import { APP_ID, CONTOSO, SECRET } from './helpers.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/m365-sim.js');
 
+async function startLines(child: ReturnType<typeof spawn>): Promise<string[]> {
+  return new Promise<string[]>((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => rej(new Error('no start lines')), 30_000);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      const l = out.split('\n');
+      if (l.length >= 3) {
+        clearTimeout(timer);
+        res(l.slice(0, 2));
+      }
+    });
+  });
+}
+
 describe('m365-sim CLI', () => {
+  it('serves plain HTTP with --http and says so on the CA line', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--http'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const lines = await startLines(child);
+      expect(lines[1]).toBe('m365-sim ca none');
+      const url = /^m365-sim listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(lines[0]!)![1]!;
+      const res = await request(`${url}/${CONTOSO}/v2.0/.well-known/openid-configuration`);
+      expect(res.statusCode).toBe(200);
+      expect(((await res.body.json()) as { token_endpoint: string }).token_endpoint).toBe(`${url}/${CONTOSO}/oauth2/v2.0/token`);
+    } finally {
+      const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exit).toBe(0);
+    }
+  });
+
   it('documents the world file and the control API in --help', () => {
     const r = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(0);

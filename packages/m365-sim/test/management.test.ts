@@ -107,6 +107,14 @@ describe('authorisation and tenants', () => {
     expect(r.body.error.message).toContain(ADATUM);
   });
 
+  it('AF20011 when the tenant in the URL and the token is unknown', async () => {
+    const ghost = '0badc0de-0000-4000-8000-000000000000';
+    const t = (await sim.call('POST', '/_sim/tokens', { body: { tenantId: ghost, resource: 'management', roles: ['ActivityFeed.Read'] } })).body.access_token;
+    const r = await sim.call('GET', `/api/v1.0/${ghost}/activity/feed/subscriptions/list`, { token: t });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('AF20011');
+  });
+
   it('AF20013 when the URL tenant is not a GUID', async () => {
     const r = await sim.call('GET', '/api/v1.0/contoso.com/activity/feed/subscriptions/list', { token });
     expect(r.status).toBe(400);
