@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { OperatorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createM365Clients, type M365Clients } from '../m365/clients.ts';
+import { isM365Error } from '../m365/m365-error.ts';
 import { consentUrl, resolveTenantIdByDomain } from '../m365/token.ts';
 import type { Store } from '../store/db.ts';
 import { parseTenantContextFile } from '../tenants/context-file.ts';
@@ -43,6 +44,18 @@ async function withCtx(c: Command, fn: (ctx: Ctx) => Promise<number>): Promise<n
 }
 
 const out = (s: string) => process.stdout.write(s);
+
+/** A domain Microsoft does not know is bad input (exit 2); an unreachable Microsoft stays an operational failure. */
+async function resolveDomain(config: Readonly<Config>, domain: string): Promise<string> {
+  try {
+    return await resolveTenantIdByDomain(config, domain);
+  } catch (e) {
+    if (isM365Error(e) && e.code === 'TW_M365_TENANT_NOT_FOUND') {
+      throw new OperatorError('TW_TENANT_UNRESOLVED', { domain, reason: e.upstreamCode ?? e.upstreamMessage ?? 'not found' }, { upstreamCode: e.upstreamCode });
+    }
+    throw e;
+  }
+}
 
 async function selectTenants(ctx: Ctx, tenant: string | undefined, all: boolean | undefined): Promise<TenantRecord[]> {
   if (tenant && all) throw new OperatorError('TW_TENANT_USAGE', { detail: 'give a tenant or --all, not both' });
@@ -87,7 +100,7 @@ export function registerTenants(program: Command): void {
       action(async (tenant: string, opts: { name?: string }, c: Command) => {
         const ref = parseTenantRef(tenant); // bad ids/domains fail before any config or network
         return withCtx(c, async (ctx) => {
-          const tenantId = ref.kind === 'id' ? ref.tenantId : await resolveTenantIdByDomain(ctx.config, ref.domain);
+          const tenantId = ref.kind === 'id' ? ref.tenantId : await resolveDomain(ctx.config, ref.domain);
           const r = await addTenant(ctx.store.db, { tenantId, name: opts.name, defaultDomain: ref.kind === 'domain' ? ref.domain : undefined, source: 'manual', enable: true });
           out(`${r.added ? 'added' : 'already registered'} ${r.tenant.tenantId} (${r.tenant.name})\n`);
           out(`next: tenantwatch tenants onboard ${r.tenant.tenantId}\n`);

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type StartedSim } from '../../test/helpers/sim.ts';
 import { configSchema, type Config } from '../config.ts';
 import { createM365Clients, type M365Clients } from './clients.ts';
-import { createTokenProvider } from './token.ts';
+import { createM365Http } from './http.ts';
+import { createGraphClient } from './graph.ts';
+import { createTokenProvider, type TokenProvider } from './token.ts';
 
 const PARTNER = '9a9a9a9a-0000-4000-8000-000000000001';
 const CLIENT_ID = '6f1e2d3c-0000-4000-8000-00000000a001';
@@ -144,5 +146,47 @@ describe('token provider', () => {
     const all = await Promise.all(Array.from({ length: 5 }, () => tokens.getToken(TENANT, 'exchange')));
     expect(new Set(all).size).toBe(1);
     expect(tokens.stats.requests).toBe(1);
+  });
+});
+
+describe('HTTP client', () => {
+  it('fetches a fresh token once when Microsoft says 401 to a cached one that went stale', async () => {
+    const expired = (await sim.control.fetch<{ access_token: string }>('POST', '/_sim/tokens', { body: { tenantId: TENANT, resource: 'graph', lifetimeSeconds: -60 } })).body.access_token;
+    const real = createTokenProvider({ config });
+    let stale = true;
+    const invalidated: string[] = [];
+    const tokens: TokenProvider = {
+      stats: real.stats,
+      getToken: async (t, r) => (stale ? expired : real.getToken(t, r)),
+      invalidate: (t, r) => {
+        invalidated.push(`${t}|${r}`);
+        stale = false;
+        real.invalidate(t, r);
+      },
+    };
+    const http = createM365Http({ config, tokens, sleep: async () => undefined });
+    try {
+      const org = await createGraphClient(http, config).organization(TENANT);
+      expect(org.id).toBe(TENANT);
+      expect(invalidated).toEqual([`${TENANT}|graph`]);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('never puts the token into an error', async () => {
+    const http = createM365Http({ config, tokens: createTokenProvider({ config }), sleep: async () => undefined });
+    try {
+      await sim.control.faults({ match: { path: '/v1.0/users/', tenantId: TENANT }, status: 400, count: 1, body: { error: { code: 'BadRequest', message: 'x' } } });
+      const token = await createTokenProvider({ config }).getToken(TENANT, 'graph');
+      const err = (await createGraphClient(http, config).getUser(TENANT, JANE).catch((e: unknown) => e)) as Error;
+      expect(err).toMatchObject({ code: 'TW_M365_REJECTED', upstreamCode: 'BadRequest', status: 400 });
+      const everything = JSON.stringify(err) + String(err.message) + String(err.stack) + JSON.stringify((err as { details?: unknown }).details);
+      expect(everything).not.toContain(token.slice(0, 40));
+      expect(everything).not.toContain(SECRET);
+    } finally {
+      await sim.control.clearFaults();
+      await http.close();
+    }
   });
 });

@@ -15,9 +15,9 @@ export const TENANT_ERRORS = {
     hint: 'List registered tenants with `tenantwatch tenants list`; add one with `tenantwatch tenants add <tenant id or domain>`.',
   },
   TW_TENANT_UNRESOLVED: {
-    message: 'cannot find the tenant of domain {domain}: {reason}',
-    exit: 1,
-    http: 502,
+    message: 'Microsoft knows no tenant with the domain {domain}: {reason}',
+    exit: 2,
+    http: 400,
     hint: 'Check the spelling and microsoft.cloud, or give the tenant GUID instead.',
   },
   TW_TENANT_PARTNER_MISSING: {

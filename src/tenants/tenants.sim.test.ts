@@ -324,6 +324,9 @@ describe('tenants against m365-sim', () => {
     expect(bad.stderr).toContain('TW_TENANT_ID_INVALID');
     expect((await cli('tenants', 'add', T.contoso)).stdout).toContain(`added ${T.contoso}`);
     expect((await cli('tenants', 'add', 'fabrikam.example')).stdout).toContain(`added ${T.fabrikam}`);
+    const unknown = await cli('tenants', 'add', 'nobody-here.example');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('TW_TENANT_UNRESOLVED');
     const onboard = await cli('tenants', 'onboard', '--all');
     expect(onboard.code).toBe(1);
     expect(onboard.stdout).toMatch(new RegExp(`^${T.contoso}\\s+Contoso Ltd\\s+✓`, 'm'));
@@ -344,5 +347,5 @@ describe('tenants against m365-sim', () => {
       expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./);
       expect(all).not.toMatch(/PRIVATE KEY/);
     }
-  });
+  }, 240_000);
 });
