@@ -25,6 +25,16 @@ describe('createTenant', () => {
     expect(c.users[0].id).not.toBe(a.users[0].id);
   });
 
+  it('builds users and mailboxes on first use, the same whichever is read first', () => {
+    const a = createTenant(ENTRY, 5);
+    const b = createTenant(ENTRY, 5);
+    const boxesFirst = [...b.mailboxes.values()].map((m) => m.guid);
+    expect(a.users.map((u) => u.id)).toEqual(b.users.map((u) => u.id));
+    expect([...a.mailboxes.values()].map((m) => m.guid)).toEqual(boxesFirst);
+    a.users = [];
+    expect(a.users).toEqual([]);
+  });
+
   it('gives users GUID object ids, mailboxes GUIDs and rules RuleIdentity values above 2^53', () => {
     const t = createTenant(ENTRY, 1);
     const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -169,14 +169,9 @@ export function createTenant(entry: WorldTenant, seed: number): SimTenant {
   return tenant;
 }
 
-function buildTenant(entry: WorldTenant, seed: number): SimTenant {
-  const rng = createRng(seedFrom(entry.id, seed));
-  const domains = entry.domains.map((d) => d.toLowerCase());
-  const base = { domains, name: entry.name };
-  const initial = initialDomainOf(base);
-  const allDomains = domains.includes(initial) ? domains : [...domains, initial];
-  const primary = defaultDomainOf(base);
-
+/** Users and mailboxes (the bulk of a tenant), from their own seeded stream so they can be built lazily. */
+function buildDirectory(entry: WorldTenant, seed: number): { users: SimUser[]; mailboxes: Map<string, SimMailbox> } {
+  const rng = createRng(seedFrom(`${entry.id}:directory`, seed));
   const users: SimUser[] = entry.users.map((u) => ({
     id: guid(rng),
     upn: u.upn.toLowerCase(),
@@ -239,6 +234,36 @@ function buildTenant(entry: WorldTenant, seed: number): SimTenant {
     mb.rules.push(r);
   }
 
+  return { users, mailboxes };
+}
+
+/** Defines `key` as a value computed on first read (or replaced on first write). */
+function lazy<T extends object>(obj: T, key: keyof T & string, make: () => unknown): void {
+  const settle = (value: unknown): void => {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  };
+  Object.defineProperty(obj, key, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const v = make();
+      settle(v);
+      return v;
+    },
+    set(v: unknown) {
+      settle(v);
+    },
+  });
+}
+
+function buildTenant(entry: WorldTenant, seed: number): SimTenant {
+  const rng = createRng(seedFrom(entry.id, seed));
+  const domains = entry.domains.map((d) => d.toLowerCase());
+  const base = { domains, name: entry.name };
+  const initial = initialDomainOf(base);
+  const allDomains = domains.includes(initial) ? domains : [...domains, initial];
+  const primary = defaultDomainOf(base);
+
   const recipients: SimRecipient[] = (entry.recipients ?? []).map((r) => ({
     identity: r.identity,
     alias: r.identity.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || 'contact',
@@ -270,7 +295,7 @@ function buildTenant(entry: WorldTenant, seed: number): SimTenant {
     { name: 'External sender disclaimer', state: 'Enabled', mode: 'Enforce', priority: 0, blindCopyTo: [], redirectMessageTo: [], copyTo: [] },
   ];
 
-  return {
+  const tenant = {
     id: entry.id,
     name: entry.name,
     domains: allDomains,
@@ -282,8 +307,8 @@ function buildTenant(entry: WorldTenant, seed: number): SimTenant {
     auditLogEnabled: entry.auditLogEnabled,
     auditLogEffectiveAt: 0,
     hasP1: entry.hasP1 ?? true,
-    users,
-    mailboxes,
+    users: [] as SimUser[],
+    mailboxes: new Map<string, SimMailbox>(),
     recipients,
     acceptedDomains,
     transportRules,
@@ -292,6 +317,13 @@ function buildTenant(entry: WorldTenant, seed: number): SimTenant {
     oauthGrants: [],
     appServicePrincipalId: guid(rng),
   };
+  // Users and mailboxes are built on first use: a generated world can hold thousands of tenants that
+  // only the Management API ever touches.
+  let dir: ReturnType<typeof buildDirectory> | undefined;
+  const directory = (): ReturnType<typeof buildDirectory> => (dir ??= buildDirectory(entry, seed));
+  lazy(tenant, 'users', () => directory().users);
+  lazy(tenant, 'mailboxes', () => directory().mailboxes);
+  return tenant;
 }
 
 /** Finds a user by object id, UPN or mail (case-insensitive). */
