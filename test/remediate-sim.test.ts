@@ -430,6 +430,32 @@ describe('Secure and Remediate through a signed link against m365-sim', () => {
     expect(after.mailbox.forwardingAddress).toBeTruthy();
   });
 
+  it('removes the transport rule a transport-rule alert names and leaves other transport rules alone', async () => {
+    await sim.control.activity(TENANT, 'transport-rule-bcc', { ruleName: 'Keep legal copy' });
+    await sim.control.activity(TENANT, 'transport-rule-bcc', { ruleName: 'Compliance copy' });
+    const det = { ...detection('ola', 'transport-rule-external', { name: 'Compliance copy', recipients: [{ raw: DEST, address: DEST }] }, 'Compliance copy'), ruleId: 'transport-rule-external' };
+    const [change] = await store.db.transaction().execute((trx) => recordDetections(trx, [det], { config }));
+    const plan = (await app.inject({ method: 'GET', url: `/api/alerts/${change.alertId}/remediation-plan`, headers: { 'x-test-user': 'alice' } })).json();
+    expect(plan.defaultSteps).toEqual(['revoke-sessions', 'remove-transport-rule']);
+    const body = (await app.inject({ method: 'POST', url: `/api/alerts/${change.alertId}/remediate`, headers: { 'x-test-user': 'alice' }, payload: { steps: ['remove-transport-rule'] } })).json();
+    expect(body.steps[0]).toMatchObject({ step: 'remove-transport-rule', status: 'succeeded', items: [{ name: 'Compliance copy', status: 'succeeded' }], undoable: false });
+    const names = (await state()).transportRules.map((r: { name: string }) => r.name);
+    expect(names).toContain('Keep legal copy');
+    expect(names).not.toContain('Compliance copy');
+  });
+
+  it('turns Outlook on the web off when asked and undo turns it back on', async () => {
+    const { alertId } = await takeover('ola');
+    const run = (await app.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { 'x-test-user': 'alice' }, payload: { steps: ['disable-owa'] } })).json();
+    expect(run.steps[0]).toMatchObject({ step: 'disable-owa', status: 'succeeded', before: { owaEnabled: true }, after: { owaEnabled: false } });
+    expect((await userState('ola')).mailbox.owaEnabled).toBe(false);
+    const again = (await app.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { 'x-test-user': 'alice' }, payload: { steps: ['disable-owa'] } })).json();
+    expect(again.steps[0]).toMatchObject({ status: 'skipped', detail: expect.stringContaining('already off') });
+    const undo = (await app.inject({ method: 'POST', url: `/api/remediations/${run.runId}/undo`, headers: { 'x-test-user': 'alice' }, payload: {} })).json();
+    expect(undo.steps).toEqual([expect.objectContaining({ step: 'enable-owa', status: 'succeeded' })]);
+    expect((await userState('ola')).mailbox.owaEnabled).toBe(true);
+  });
+
   it('answers the JSON API only to signed-in users with a remediating role, and rejects unknown steps', async () => {
     const { alertId } = await takeover('jo');
     const anon = await app.inject({ method: 'POST', url: `/api/alerts/${alertId}/remediate`, payload: { steps: ['block-sign-in'] } });

@@ -88,7 +88,7 @@ export const DEFAULT_STEPS: Record<Behaviour, StepId[]> = {
 };
 
 export function defaultSteps(behaviour: string): StepId[] {
-  return [...(DEFAULT_STEPS[behaviour as Behaviour] ?? ACCOUNT)];
+  return orderSteps(DEFAULT_STEPS[behaviour as Behaviour] ?? ACCOUNT);
 }
 
 /** Puts steps in catalogue order (account first: block before anything else) and drops duplicates. */
