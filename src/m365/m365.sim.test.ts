@@ -189,4 +189,29 @@ describe('HTTP client', () => {
       await http.close();
     }
   });
+
+  it('keeps each tenant under its request budget by waiting, not by failing', async () => {
+    const slow = configSchema.parse({ ...config, microsoft: { ...config.microsoft, requestsPerMinutePerTenant: 6 } });
+    let clock = 1_000_000;
+    const waits: number[] = [];
+    const http = createM365Http({
+      config: slow,
+      tokens: createTokenProvider({ config: slow }),
+      now: () => clock,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+    });
+    try {
+      const graph = createGraphClient(http, slow);
+      for (let i = 0; i < 3; i++) await graph.organization(TENANT);
+      // 6 per minute = one request every 10 s after the first (burst of one).
+      expect(waits).toEqual([10_000, 10_000]);
+      await graph.organization(PARTNER); // another tenant has its own budget
+      expect(waits).toHaveLength(2);
+    } finally {
+      await http.close();
+    }
+  });
 });
