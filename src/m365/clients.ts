@@ -19,16 +19,20 @@ export interface M365Clients {
 
 export function createM365Clients(
   config: Readonly<Config>,
-  opts: { logger?: Logger; tokens?: TokenProvider } & Partial<Pick<M365HttpOptions, 'sleep' | 'random' | 'backoffBaseMs' | 'maxRetryAfterMs'>> = {},
+  opts: { logger?: Logger; tokens?: TokenProvider; /** Share an existing client (and its budget); close() then leaves it open. */ http?: M365Http } & Partial<
+    Pick<M365HttpOptions, 'sleep' | 'random' | 'backoffBaseMs' | 'maxRetryAfterMs'>
+  > = {},
 ): M365Clients {
   const tokens = opts.tokens ?? createTokenProvider({ config, logger: opts.logger });
-  const http = createM365Http({ config, tokens, logger: opts.logger, sleep: opts.sleep, random: opts.random, backoffBaseMs: opts.backoffBaseMs, maxRetryAfterMs: opts.maxRetryAfterMs });
+  const http = opts.http ?? createM365Http({ config, tokens, logger: opts.logger, sleep: opts.sleep, random: opts.random, backoffBaseMs: opts.backoffBaseMs, maxRetryAfterMs: opts.maxRetryAfterMs });
   return {
     tokens,
     http,
     graph: createGraphClient(http, config),
     exchange: createExchangeClient(http, config),
     management: createManagementApi({ config, http, logger: opts.logger }),
-    close: () => http.close(),
+    close: async () => {
+      if (!opts.http) await http.close();
+    },
   };
 }

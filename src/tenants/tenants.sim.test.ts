@@ -17,7 +17,8 @@ import { loadTenantContext } from './context.ts';
 import { addDiscovered, discoverTenants } from './discovery.ts';
 import { renderReports, reportJson } from './format.ts';
 import { CHECKS, checkTenants, type TenantReport } from './onboard.ts';
-import { addTenant, getTenantById, listTenants } from './registry.ts';
+import { refreshTenantContexts, startContextRefresh } from './refresh.ts';
+import { addTenant, getTenantById, listTenants, setTenantEnabled } from './registry.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -219,6 +220,28 @@ describe('tenants against m365-sim', () => {
       const [again] = await checkTenants({ db: store.db, config, clients }, await listTenants(store.db), { mode: 'health' });
       expect(again!.checks.auditLog.ok).toBe(false);
     } finally {
+      await clients.close();
+    }
+  });
+
+  it('refreshes contexts on demand and on a schedule, skipping disabled tenants', async () => {
+    await addTenant(store.db, { tenantId: T.contoso, source: 'manual' });
+    await addTenant(store.db, { tenantId: T.tailspin, source: 'manual' });
+    await setTenantEnabled(store.db, T.tailspin, false);
+    const config = configFor();
+    const { clients } = clientsFor(config);
+    const refresher = startContextRefresh({ db: store.db, config, clients }, { initialDelayMs: 3_600_000 });
+    try {
+      expect((await loadTenantContext(store.db, T.contoso)).known).toBe(false);
+      const reports = await refresher.runNow();
+      expect(reports.map((r) => r.tenantId)).toEqual([T.contoso]);
+      expect((await loadTenantContext(store.db, T.contoso)).known).toBe(true);
+      expect((await loadTenantContext(store.db, T.tailspin)).known).toBe(false);
+      await setTenantEnabled(store.db, T.tailspin, true);
+      expect((await refreshTenantContexts({ db: store.db, config, clients }, { tenantIds: [T.tailspin] })).map((r) => r.tenantId)).toEqual([T.tailspin]);
+      expect((await loadTenantContext(store.db, T.tailspin)).acceptedDomains.map((d) => d.domain)).toContain('tailspin.example');
+    } finally {
+      await refresher.stop();
       await clients.close();
     }
   });
