@@ -100,6 +100,23 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
   let dispatcher: Dispatcher | undefined;
   try {
     poller = createPoller({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook: worker ? webhook : undefined, ...opts.poller });
+    let webUrl: string | undefined;
+    // The web server (and its webhook receiver) listens before the poller's first cycle starts
+    // subscriptions with a webhook: Microsoft validates the address during subscriptions/start.
+    if (web) {
+      const p = poller;
+      const app = await buildServer({
+        db: store.db,
+        config,
+        logger,
+        routes: [async (a) => registerIngestWebhook(a, { db: store.db, config, logger, registerNotified: (blobs) => p.registerNotified(blobs) })],
+      });
+      const { host, port } = parseListen(config.web.listen);
+      const addr = await app.listen({ host, port });
+      webUrl = addr;
+      stops.push(async () => app.close());
+      logger.info({ url: addr }, 'web server listening');
+    }
     if (worker) {
       if (opts.pollLoop !== false) poller.start();
       stops.push(async () => poller!.stop());
@@ -113,21 +130,6 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
         onError: (e) => logger.error({ err: (e as Error)?.message }, 'dispatcher error'),
       });
       stops.push(async () => dispatcher!.stop());
-    }
-    let webUrl: string | undefined;
-    if (web) {
-      const p = poller;
-      const app = await buildServer({
-        db: store.db,
-        config,
-        logger,
-        routes: [async (a) => registerIngestWebhook(a, { db: store.db, config, logger, registerNotified: (blobs) => p.registerNotified(blobs) })],
-      });
-      const { host, port } = parseListen(config.web.listen);
-      const addr = await app.listen({ host, port });
-      webUrl = addr;
-      stops.unshift(async () => app.close());
-      logger.info({ url: addr }, 'web server listening');
     }
     let stopped: Promise<void> | undefined;
     return {
