@@ -60,7 +60,7 @@ export function sendAadError(reply: FastifyReply, req: FastifyRequest, status: n
     .type('application/json; charset=utf-8')
     .send({
       error,
-      error_description: `AADSTS${code}: ${description} Trace ID: ${trace} Correlation ID: ${corr} Timestamp: ${ts}`,
+      error_description: `AADSTS${code}: ${description}\r\nTrace ID: ${trace}\r\nCorrelation ID: ${corr}\r\nTimestamp: ${ts}`,
       error_codes: [code],
       timestamp: ts,
       trace_id: trace,

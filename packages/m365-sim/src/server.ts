@@ -105,7 +105,7 @@ function defaultFaultBody(kind: Kind, status: number, publisher: string): unknow
       const ts = new Date().toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
       const code = throttled ? 50196 : 90033;
       const desc = throttled ? 'The server terminated an operation because it encountered a client request loop.' : 'A transient error has occurred. Please try again.';
-      return { error: throttled ? 'invalid_grant' : 'temporarily_unavailable', error_description: `AADSTS${code}: ${desc} Trace ID: ${id} Correlation ID: ${id} Timestamp: ${ts}`, error_codes: [code], timestamp: ts, trace_id: id, correlation_id: id, error_uri: `https://login.microsoftonline.com/error?code=${code}` };
+      return { error: throttled ? 'invalid_grant' : 'temporarily_unavailable', error_description: `AADSTS${code}: ${desc}\r\nTrace ID: ${id}\r\nCorrelation ID: ${id}\r\nTimestamp: ${ts}`, error_codes: [code], timestamp: ts, trace_id: id, correlation_id: id, error_uri: `https://login.microsoftonline.com/error?code=${code}` };
     }
     default:
       return { error: `injected fault: HTTP ${status}` };

@@ -15,7 +15,7 @@ function expectAad(r: { status: number; body: any }, status: number, error: stri
   expect(r.status).toBe(status);
   expect(r.body.error).toBe(error);
   expect(r.body.error_codes).toEqual([code]);
-  expect(r.body.error_description).toMatch(new RegExp(`^AADSTS${code}: .* Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`));
+  expect(r.body.error_description).toMatch(new RegExp(`^AADSTS${code}: .*\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: [0-9a-f-]{36}\\r\\nTimestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`));
   expect(r.body.trace_id).toMatch(/^[0-9a-f-]{36}$/);
   expect(r.body.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
   expect(r.body.timestamp).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
