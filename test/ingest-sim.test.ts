@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ingestHealth } from '../src/ingest/store.ts';
+import { ingestHealth, updateCursor } from '../src/ingest/store.ts';
 import { createPoller, type PollReport } from '../src/ingest/poller.ts';
 import { silentLogger } from '../src/log.ts';
 import { buildIngest, type IngestParts } from '../src/main.ts';
@@ -88,9 +88,9 @@ describe('ingest under faults from the simulator', () => {
   let sim: StartedSim;
   let store: TestStore;
   // Each test has tenants of its own: the simulator keeps every record injected by the tests before it.
-  const [ta, tb, tc, td, te, tf, tg] = tenantIds(7) as [string, string, string, string, string, string, string];
+  const [ta, tb, tc, td, te, tf, tg, th, ti, tj] = tenantIds(10) as [string, string, string, string, string, string, string, string, string, string];
   beforeAll(async () => {
-    sim = await startSim({ world: ingestWorld({ tenants: 7, types: ['Audit.Exchange', 'Audit.AzureActiveDirectory'] }) });
+    sim = await startSim({ world: ingestWorld({ tenants: 10, types: ['Audit.Exchange', 'Audit.AzureActiveDirectory'] }) });
   });
   afterAll(async () => {
     await sim.stop();
@@ -178,6 +178,63 @@ describe('ingest under faults from the simulator', () => {
     expect(r1.contentTypes.reduce((a, c) => a + c.records, 0)).toBe(3);
     expect(r1.contentTypes.reduce((a, c) => a + c.errors, 0)).toBe(0);
     expect(r2.contentTypes.reduce((a, c) => a + c.errors, 0)).toBeGreaterThan(0);
+    await close(parts);
+  });
+
+  it('catches up after downtime in windows of at most 24 hours', async () => {
+    store = await freshStore('sqlite');
+    const { parts, poller } = await setup(sim, store, [th], only);
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000 - 3600_000).toISOString();
+    await updateCursor(store.db, th, 'Audit.Exchange', { listed_to: threeDaysAgo }, new Date().toISOString());
+    const injected = new Set<string>();
+    await inject(sim, th, 'Audit.Exchange', 3, injected);
+    await settle();
+    await sim.control.clearRequests();
+    const report = await poller.pollOnce({ tenants: [th] });
+    expect(report.totals.records).toBe(3);
+    const listings = (await sim.control.requests({ tenant: th, path: 'contentType=Audit.Exchange' })).filter((r) => r.path.includes('startTime='));
+    const windows = listings.map((r) => {
+      const q = new URL(`https://x${r.path}`).searchParams;
+      return [Date.parse(`${q.get('startTime')}Z`), Date.parse(`${q.get('endTime')}Z`)] as const;
+    });
+    expect(windows.length).toBeGreaterThanOrEqual(4);
+    expect(windows.every(([a, b]) => b > a && b - a <= 86_400_000)).toBe(true);
+    expect(Math.min(...windows.map(([a]) => a))).toBeLessThanOrEqual(Date.parse(threeDaysAgo));
+    await close(parts);
+  });
+
+  it('says loudly what fell out of the 7-day retention after a longer outage', async () => {
+    store = await freshStore('sqlite');
+    const { parts, poller } = await setup(sim, store, [ti], only);
+    const nineDaysAgo = new Date(Date.now() - 9 * 86_400_000).toISOString();
+    await updateCursor(store.db, ti, 'Audit.Exchange', { listed_to: nineDaysAgo }, new Date().toISOString());
+    const report = await poller.pollOnce({ tenants: [ti] });
+    const ex = report.tenants[0]!.contentTypes.find((c) => c.contentType === 'Audit.Exchange')!;
+    expect(ex.lost?.from).toBe(nineDaysAgo);
+    expect(ex.errorMessages.join(' ')).toMatch(/fell out of the 7-day retention/);
+    const h = (await ingestHealth(store.db, { tenantId: ti })).find((x) => x.contentType === 'Audit.Exchange')!;
+    expect(h.lost?.from).toBe(nineDaysAgo);
+    expect(h.cursor! > nineDaysAgo).toBe(true);
+    await close(parts);
+  });
+
+  it('backs a content type off when Microsoft keeps throttling, and other content types carry on', async () => {
+    store = await freshStore('sqlite');
+    const { parts, poller } = await setup(sim, store, [tj], { microsoft: { ...only.microsoft, maxRetries: 1 } });
+    const injected = new Set<string>();
+    await inject(sim, tj, 'Audit.AzureActiveDirectory', 2, injected);
+    await settle();
+    await sim.control.faults({ match: { path: 'contentType=Audit.Exchange', tenantId: tj }, status: 403, body: { error: { code: 'AF429', message: 'Too many requests. Method=ListContent' } } });
+    const first = await poller.pollOnce({ tenants: [tj] });
+    const ex = first.tenants[0]!.contentTypes.find((c) => c.contentType === 'Audit.Exchange')!;
+    expect(ex.errorMessages.join(' ')).toMatch(/TW_M365_THROTTLED/);
+    expect(first.totals.records).toBe(2);
+    const h = (await ingestHealth(store.db, { tenantId: tj })).find((x) => x.contentType === 'Audit.Exchange')!;
+    expect(h.backoffUntil! > new Date().toISOString()).toBe(true);
+    await sim.control.clearRequests();
+    const second = await poller.pollOnce({ tenants: [tj] });
+    expect(second.tenants[0]!.contentTypes.find((c) => c.contentType === 'Audit.Exchange')!.errorMessages.join(' ')).toMatch(/paused until/);
+    expect((await sim.control.requests({ tenant: tj, path: 'contentType=Audit.Exchange' })).length).toBe(0);
     await close(parts);
   });
 
