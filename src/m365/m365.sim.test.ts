@@ -214,4 +214,21 @@ describe('HTTP client', () => {
       await http.close();
     }
   });
+
+  it.each([
+    ['a malformed JSON body', { malformedJson: true }],
+    ['a truncated body', { truncateBody: true }],
+    ['a dropped connection', { dropConnection: true }],
+  ])('retries after %s and then succeeds', async (_what, fault) => {
+    const http = createM365Http({ config, tokens: createTokenProvider({ config }), sleep: async () => undefined });
+    try {
+      await sim.control.clearRequests();
+      await sim.control.faults({ match: { path: '/v1.0/organization', tenantId: TENANT }, count: 1, ...fault });
+      expect((await createGraphClient(http, config).organization(TENANT)).id).toBe(TENANT);
+      expect(http.stats.retries).toBe(1);
+    } finally {
+      await sim.control.clearFaults();
+      await http.close();
+    }
+  });
 });

@@ -213,7 +213,7 @@ export function mapTokenError(
     default: {
       const networkish = !code && /network|ECONN|ETIMEDOUT|ENOTFOUND|UND_ERR|socket|fetch failed/i.test(`${err?.errorCode ?? ''} ${err?.message ?? ''}`);
       const serverish = typeof err?.status === 'number' && (err.status >= 500 || err.status === 429);
-      return new M365Error('TW_M365_TOKEN_FAILED', { reason }, { ...base, retryable: networkish || serverish });
+      return new M365Error('TW_M365_TOKEN_FAILED', { reason, resource: ctx.resource }, { ...base, retryable: networkish || serverish });
     }
   }
 }
@@ -280,7 +280,7 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     }
     // A token endpoint answering 404 with {} makes MSAL resolve with an empty accessToken and no error (m365-api.md §1.4).
     if (!result || !result.accessToken) {
-      throw new M365Error('TW_M365_TOKEN_FAILED', { reason: 'Microsoft returned no access token' }, { resource: 'login', tenantId, retryable: true });
+      throw new M365Error('TW_M365_TOKEN_FAILED', { reason: 'Microsoft returned no access token', resource }, { resource: 'login', tenantId, retryable: true });
     }
     const expiresAt = result.expiresOn ? result.expiresOn.getTime() : now() + 3_000_000;
     cache.set(`${tenantId}|${resource}`, { token: result.accessToken, expiresAt });

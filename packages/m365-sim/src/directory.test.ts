@@ -654,3 +654,51 @@ describe('GDAP without the core’s tenant list', () => {
     expect(byCustomer).toEqual({ [T1]: 'active', [T2]: 'expired' });
   });
 });
+
+describe('Graph messageRule creation and change', () => {
+  it('creates a rule with POST, answers 201, and logs New-InboxRule in its Graph form', async () => {
+    const r = await graph('POST', '/v1.0/users/raj@contoso.com/mailFolders/inbox/messageRules', {
+      body: {
+        displayName: 'From partner',
+        sequence: 2,
+        isEnabled: true,
+        conditions: { senderContains: ['partner'] },
+        actions: { forwardTo: [{ emailAddress: { name: 'Out', address: 'Out@Evil.example' } }], moveToFolder: 'archive', stopProcessingRules: true },
+      },
+    });
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ displayName: 'From partner', sequence: 2, isEnabled: true, conditions: { senderContains: ['partner'] } });
+    expect(r.json!.actions.forwardTo[0].emailAddress.address).toBe('out@evil.example');
+    const rule = t1().mailboxes.get('raj@contoso.com')!.rules.find((x) => x.name === 'From partner')!;
+    expect(rule).toMatchObject({ moveToFolder: 'Archive', forwardTo: ['out@evil.example'], conditions: { FromAddressContainsWords: ['partner'] } });
+    expect(BigInt(rule.ruleIdentity) > 2n ** 53n).toBe(true);
+    const rec = h.appended[0].record;
+    expect(rec).toMatchObject({ Operation: 'New-InboxRule', AppId: APP, RecordType: 1 });
+    const params = rec.Parameters as Array<{ Name: string; Value: string }>;
+    expect(params[0]).toEqual({ Name: 'Name', Value: 'From partner' });
+    expect(params.map((p) => p.Name)).not.toContain('AlwaysDeleteOutlookRulesBlob');
+    expect(params).toContainEqual({ Name: 'ForwardTo', Value: 'out@evil.example' });
+  });
+
+  it('refuses a rule without displayName or with a bad recipient, changing nothing', async () => {
+    const before = t1().mailboxes.get('raj@contoso.com')!.rules.length;
+    const a = await graph('POST', '/v1.0/users/raj@contoso.com/mailFolders/inbox/messageRules', { body: { actions: { delete: true } } });
+    expect(a.status).toBe(400);
+    const b = await graph('POST', '/v1.0/users/raj@contoso.com/mailFolders/inbox/messageRules', { body: { displayName: 'x', actions: { forwardTo: [{ emailAddress: { address: 'nope' } }] } } });
+    expect(b.status).toBe(400);
+    expect(t1().mailboxes.get('raj@contoso.com')!.rules.length).toBe(before);
+    expect(h.appended).toEqual([]);
+  });
+
+  it('changes a rule’s actions with PATCH and logs Set-InboxRule; a bad body changes nothing', async () => {
+    const rule = t1().mailboxes.get('jane@contoso.com')!.rules.find((x) => x.name === 'Newsletters')!;
+    const url = `/v1.0/users/jane@contoso.com/mailFolders/inbox/messageRules/${encodeURIComponent(rule.graphId)}`;
+    const bad = await graph('PATCH', url, { body: { isEnabled: false, actions: { moveToFolder: 'no-such-folder' } } });
+    expect(bad.status).toBe(400);
+    expect(rule.enabled).toBe(true);
+    const ok = await graph('PATCH', url, { body: { actions: { delete: true, moveToFolder: null } } });
+    expect(ok.status).toBe(200);
+    expect(rule).toMatchObject({ deleteMessage: true, moveToFolder: null });
+    expect(opsOf()).toEqual(['Set-InboxRule']);
+  });
+});

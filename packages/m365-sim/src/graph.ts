@@ -5,8 +5,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GdapStatus, SimContext, SimInboxRule, SimMailbox, SimTenant, SimUser, TokenClaims } from './types.ts';
-import { builtTenants, defaultDomainOf, findUser, initialDomainOf } from './state.ts';
-import { appActor, auditTime, directoryUserRecord, inboxRuleChangeRecord, ipWithPort, updateUserRecord } from './records.ts';
+import { builtTenants, defaultDomainOf, findUser, initialDomainOf, newRule } from './state.ts';
+import { appActor, auditTime, directoryUserRecord, inboxRuleChangeRecord, ipWithPort, newInboxRuleRecord, ruleParameters, updateUserRecord } from './records.ts';
 
 const INSUFFICIENT = 'Insufficient privileges to complete the operation.';
 const MAX_FILTER = 2000;
@@ -247,6 +247,85 @@ export function messageRuleJson(mb: SimMailbox, r: SimInboxRule): Record<string,
     ...(Object.keys(exceptions).length ? { exceptions } : {}),
     actions,
   };
+}
+
+const WELL_KNOWN_FOLDERS: Record<string, string> = {
+  inbox: 'Inbox',
+  archive: 'Archive',
+  deleteditems: 'Deleted Items',
+  junkemail: 'Junk Email',
+  drafts: 'Drafts',
+  sentitems: 'Sent Items',
+  conversationhistory: 'Conversation History',
+  rssfeeds: 'RSS Feeds',
+};
+
+function folderNameOf(mb: SimMailbox, id: string): string | undefined {
+  const known = WELL_KNOWN_FOLDERS[id.toLowerCase()];
+  if (known) return known;
+  const decoded = Buffer.from(id, 'base64').toString('utf8');
+  return decoded.startsWith(`${mb.guid}:`) ? decoded.slice(mb.guid.length + 1) : undefined;
+}
+
+function addresses(v: unknown): string[] | string {
+  if (v === undefined || v === null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  const out: string[] = [];
+  for (const x of list) {
+    const a = (x as { emailAddress?: { address?: unknown } } | null)?.emailAddress?.address;
+    if (typeof a !== 'string' || !a.includes('@')) return 'a recipient needs emailAddress.address';
+    out.push(a.toLowerCase());
+  }
+  return out;
+}
+
+const COND_BACK: Record<string, string> = Object.fromEntries(Object.entries(COND_MAP).map(([k, v]) => [v, k]));
+
+/** Applies a messageRule body (conditions, actions …) to a rule; returns an error text or undefined. */
+function applyMessageRule(mb: SimMailbox, r: SimInboxRule, body: Record<string, unknown>): string | undefined {
+  for (const [part, prefix] of [['conditions', ''], ['exceptions', 'ExceptIf']] as const) {
+    const c = body[part];
+    if (c === undefined) continue;
+    if (!c || typeof c !== 'object' || Array.isArray(c)) return `Invalid value for property '${part}'.`;
+    for (const k of Object.keys(r.conditions)) if (k.startsWith('ExceptIf') === (prefix === 'ExceptIf')) delete r.conditions[k];
+    for (const [k, v] of Object.entries(c as Record<string, unknown>)) {
+      if (COND_BACK[k]) {
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return `Invalid value for property '${k}'.`;
+        if (v.length) r.conditions[`${prefix}${COND_BACK[k]}`] = v as string[];
+      } else if (k === 'fromAddresses' || k === 'sentToAddresses') {
+        const a = addresses(v);
+        if (typeof a === 'string') return a;
+        if (a.length) r.conditions[`${prefix}${k === 'fromAddresses' ? 'From' : 'SentTo'}`] = a;
+      } else return `The property '${k.slice(0, 60)}' is not supported in this simulator's messageRulePredicates.`;
+    }
+  }
+  const a = body.actions;
+  if (a !== undefined) {
+    if (!a || typeof a !== 'object' || Array.isArray(a)) return "Invalid value for property 'actions'.";
+    const acts = a as Record<string, unknown>;
+    for (const k of ['forwardTo', 'forwardAsAttachmentTo', 'redirectTo'] as const) {
+      if (!(k in acts)) continue;
+      const list = addresses(acts[k]);
+      if (typeof list === 'string') return list;
+      r[k] = list;
+    }
+    for (const k of ['delete', 'permanentDelete', 'markAsRead', 'stopProcessingRules'] as const) {
+      if (k in acts && typeof acts[k] !== 'boolean') return `Invalid value for property '${k}'.`;
+    }
+    if ('delete' in acts) r.deleteMessage = acts.delete as boolean;
+    if (acts.permanentDelete === true) r.deleteMessage = true;
+    if ('markAsRead' in acts) r.markAsRead = acts.markAsRead as boolean;
+    if ('stopProcessingRules' in acts) r.stopProcessingRules = acts.stopProcessingRules as boolean;
+    if ('moveToFolder' in acts) {
+      if (acts.moveToFolder === null) r.moveToFolder = null;
+      else {
+        const name = typeof acts.moveToFolder === 'string' ? folderNameOf(mb, acts.moveToFolder) : undefined;
+        if (!name) return "Invalid value for property 'moveToFolder': the folder doesn't exist.";
+        r.moveToFolder = name;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Outlook's 10,000 requests per 10 minutes per app per mailbox. */
@@ -575,6 +654,48 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
     });
   });
 
+  app.post(rulesBase, async (req, reply) => {
+    const c = need(ctx, req, reply, [R.mailWrite]);
+    if (!c) return reply;
+    const m = mailboxOf(req, reply, c.tenant, (req.params as { id: string }).id);
+    if (!m) return reply;
+    const b = req.body;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return graphError(req, reply, 400, 'ErrorInvalidRequest', 'Cannot read the request body.');
+    const body = b as Record<string, unknown>;
+    if (typeof body.displayName !== 'string' || body.displayName.trim() === '' || body.displayName.length > 255) {
+      return graphError(req, reply, 400, 'ErrorInvalidRequest', "The property 'displayName' is required.");
+    }
+    if ('sequence' in body && (typeof body.sequence !== 'number' || !Number.isInteger(body.sequence) || body.sequence < 1)) {
+      return graphError(req, reply, 400, 'ErrorInvalidRequest', "Invalid value for property 'sequence'.");
+    }
+    if ('isEnabled' in body && typeof body.isEnabled !== 'boolean') return graphError(req, reply, 400, 'ErrorInvalidRequest', "Invalid value for property 'isEnabled'.");
+    if (m.mb.rules.some((x) => !x.hidden && x.name.toLowerCase() === (body.displayName as string).toLowerCase())) {
+      return graphError(req, reply, 409, 'ErrorRuleNameAlreadyExists', 'A rule with this name already exists.');
+    }
+    const rule = newRule(c.tenant, m.mb, body.displayName);
+    const problem = applyMessageRule(m.mb, rule, body);
+    if (problem) return graphError(req, reply, 400, 'ErrorInvalidRequest', problem);
+    if (typeof body.sequence === 'number') rule.priority = body.sequence;
+    if (typeof body.isEnabled === 'boolean') rule.enabled = body.isEnabled;
+    m.mb.rules.push(rule);
+    ctx.audit.append(c.tenant.id, 'Audit.Exchange', [
+      newInboxRuleRecord(c.tenant, {
+        at: ctx.now(),
+        actor: appActor(c.tenant, ctx.app.clientId),
+        user: m.user,
+        mailbox: m.mb,
+        rule,
+        client: 'graph',
+        clientIp: clientIp(req),
+        graphAppId: c.claims.appid || ctx.app.clientId,
+      }),
+    ]);
+    return sendJson(reply, 201, {
+      '@odata.context': `${origin(req)}/$metadata#users('${encodeURIComponent(m.user.id)}')/mailFolders('inbox')/messageRules/$entity`,
+      ...messageRuleJson(m.mb, rule),
+    });
+  });
+
   app.patch(`${rulesBase}/:ruleId`, async (req, reply) => {
     const c = need(ctx, req, reply, [R.mailWrite]);
     if (!c) return reply;
@@ -592,6 +713,8 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
     if ('sequence' in body && (typeof body.sequence !== 'number' || !Number.isInteger(body.sequence) || body.sequence < 1)) {
       return graphError(req, reply, 400, 'ErrorInvalidRequest', "Invalid value for property 'sequence'.");
     }
+    const problem = applyMessageRule(m.mb, structuredClone(r), body);
+    if (problem) return graphError(req, reply, 400, 'ErrorInvalidRequest', problem);
     const now = ctx.now();
     const actor = appActor(c.tenant, ctx.app.clientId);
     const ip = clientIp(req);
@@ -613,6 +736,11 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       );
     }
     const setParams: Array<[string, string]> = [];
+    if ('conditions' in body || 'actions' in body || 'exceptions' in body) {
+      const before = JSON.stringify(ruleParameters(r));
+      applyMessageRule(m.mb, r, body);
+      if (JSON.stringify(ruleParameters(r)) !== before) setParams.push(...ruleParameters(r));
+    }
     if (typeof body.displayName === 'string' && body.displayName !== r.name) {
       r.name = body.displayName;
       setParams.push(['Name', r.name]);

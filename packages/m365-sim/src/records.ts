@@ -127,7 +127,9 @@ export function newInboxRuleRecord(
   const params: Array<[string, string]> = [];
   if (o.client === 'owa') params.push(['AlwaysDeleteOutlookRulesBlob', 'False'], ['Force', 'False']);
   if (o.client === 'powershell') params.push(['Mailbox', o.mailbox.upn]);
-  params.push(...ruleParameters(o.rule), ['Name', o.rule.name]);
+  // Rules made through Graph/REST log the name first and no OWA switches (seen in exported records).
+  if (o.client === 'graph') params.push(['Name', o.rule.name], ...ruleParameters(o.rule));
+  else params.push(...ruleParameters(o.rule), ['Name', o.rule.name]);
   return exchangeAdminRecord(t, {
     operation: 'New-InboxRule',
     at: o.at,

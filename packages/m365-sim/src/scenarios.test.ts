@@ -110,6 +110,18 @@ describe('activity scenarios', () => {
     expect(r.ok && (r.detail as { rule: { ruleIdentity: string } }).rule.ruleIdentity).toBe(rule.ruleIdentity);
   });
 
+  it('inbox-rule-forward writes the PowerShell and Graph variants of New-InboxRule on request', () => {
+    run({ scenario: 'inbox-rule-forward', user: 'jane@contoso.com', via: 'powershell', baseline: false });
+    run({ scenario: 'inbox-rule-forward', user: 'raj@contoso.com', via: 'graph', baseline: false });
+    const [ps, gr] = out.filter((o) => o.record.Operation === 'New-InboxRule').map((o) => o.record);
+    expect(ps.AppId).toBe('fb78d390-0c51-40cd-8e17-fdbfab77341b');
+    expect(param(ps, 'Mailbox')).toBe('jane@contoso.com');
+    expect(param(ps, 'AlwaysDeleteOutlookRulesBlob')).toBeUndefined();
+    expect(gr.AppId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((gr.Parameters as Array<{ Name: string }>)[0].Name).toBe('Name');
+    expect(run({ scenario: 'inbox-rule-forward', via: 'fax' })).toMatchObject({ ok: false, status: 400 });
+  });
+
   it('inbox-rule-delete-all creates a rule that deletes every message', () => {
     run({ scenario: 'inbox-rule-delete-all', user: 'jane@contoso.com' });
     const rule = janeBox().rules.find((x) => x.deleteMessage)!;

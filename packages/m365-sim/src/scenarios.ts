@@ -1,7 +1,8 @@
 // Activity scenarios for POST /_sim/tenants/{id}/activity: each performs the action in the tenant's
 // own state (creates the rule, sets forwarding …) and writes the audit records Microsoft would.
 // Options in the body: user (UPN), ip, destination (external address), ruleName, at (ISO time or epoch ms),
-// baseline (false: no earlier ordinary sign-ins before an attacker's).
+// baseline (false: no earlier ordinary sign-ins before an attacker's), via (owa | powershell | graph:
+// how inbox rules are created).
 import { isIP } from 'node:net';
 import type { AuditRecord, ContentType, DirectoryModule, SimContext, SimInboxRule, SimMailbox, SimRecipient, SimTenant, SimUser } from './types.ts';
 import { findUser, newId, newRule } from './state.ts';
@@ -16,6 +17,7 @@ import {
   mailboxPath,
   mailItemsAccessedRecord,
   newInboxRuleRecord,
+  type RuleClient,
   signInRecord,
   transportRuleRecord,
   updateInboxRulesRecord,
@@ -65,6 +67,8 @@ interface Run {
   at: number;
   /** Write the user's earlier ordinary sign-ins before an attacker's (default true). */
   baseline: boolean;
+  /** How the attacker creates inbox rules: OWA (default), PowerShell or Graph. */
+  via: RuleClient;
   out: Map<ContentType, AuditRecord[]>;
   detail: Record<string, unknown>;
 }
@@ -126,7 +130,10 @@ function uniqueRuleName(mb: SimMailbox, wanted: string): string {
   return name;
 }
 
-/** New-InboxRule from OWA by the (compromised) user. */
+/** A third-party mail client the attacker drives through Graph (delegated). */
+const ATTACKER_GRAPH_APP = 'adc8f35b-4102-4986-b039-3e63d41f5cb4';
+
+/** New-InboxRule by the (compromised) user: from OWA by default, or `via` PowerShell / Graph. */
 function owaRule(r: Run, at: number, name: string, shape: (rule: SimInboxRule) => void): SimInboxRule {
   const rule = newRule(r.t, r.mb, uniqueRuleName(r.mb, name));
   shape(rule);
@@ -134,7 +141,16 @@ function owaRule(r: Run, at: number, name: string, shape: (rule: SimInboxRule) =
   emit(
     r,
     'Audit.Exchange',
-    newInboxRuleRecord(r.t, { at, actor: { kind: 'user', user: r.user }, user: r.user, mailbox: r.mb, rule, client: 'owa', clientIp: withPort(r.ip, port(at, 1)) }),
+    newInboxRuleRecord(r.t, {
+      at,
+      actor: { kind: 'user', user: r.user },
+      user: r.user,
+      mailbox: r.mb,
+      rule,
+      client: r.via,
+      clientIp: withPort(r.ip, port(at, 1)),
+      graphAppId: ATTACKER_GRAPH_APP,
+    }),
   );
   return rule;
 }
@@ -370,7 +386,9 @@ export const runScenario: DirectoryModule['runScenario'] = (ctx, t, body) => {
     const mb = t.mailboxes.get(user.upn);
     if (!mb) throw new ScenarioError(400, `user ${user.upn} has no mailbox`);
     const baseline = body.baseline === undefined ? true : body.baseline === true || body.baseline === 'true';
-    const run: Run = { ctx, t, user, mb, ip, destination: destination.toLowerCase(), ruleName, at, baseline, out: new Map(), detail: { scenario: name, user: user.upn } };
+    const via = body.via === undefined ? 'owa' : String(body.via);
+    if (via !== 'owa' && via !== 'powershell' && via !== 'graph') throw new ScenarioError(400, "'via' must be owa, powershell or graph");
+    const run: Run = { ctx, t, user, mb, ip, destination: destination.toLowerCase(), ruleName, at, baseline, via, out: new Map(), detail: { scenario: name, user: user.upn } };
     RUNNERS[name as (typeof SCENARIOS)[number]](run);
     let count = 0;
     for (const [type, records] of run.out) {
