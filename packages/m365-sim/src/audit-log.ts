@@ -110,7 +110,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       tenantId: tenant.id,
       contentType,
       createdMs,
-      availableMs: late ? createdMs + q.lateBlobDelaySeconds * 1000 : createdMs,
+      availableMs: Math.max(late ? createdMs + q.lateBlobDelaySeconds * 1000 : createdMs, (subscriptionEnabledSince(tenant, contentType) ?? 0) + q.firstContentDelaySeconds * 1000),
       records: body,
       seq,
     };

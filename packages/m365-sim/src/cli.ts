@@ -26,7 +26,7 @@ World file (YAML; contracts §5). Every mistake is listed at once and the progra
   generate: { tenants: 0, usersPerTenant: 25, recordsPerTenantPerHour: 0 }  # lazy synthetic tenants
                                         #   ids <seed-hex>-0000-4000-8000-<index hex>, domains gen<i>.example
   seed: 1
-  quirks: { duplicates: 0.1, outOfOrder: true, lateBlobs: 0, lateBlobDelaySeconds: 120,
+  quirks: { duplicates: 0.1, outOfOrder: true, lateBlobs: 0, lateBlobDelaySeconds: 120, firstContentDelaySeconds: 0,
             pageSize: 100, throttlePerMinute: 2000, webhookAttempts: 3, webhookRetryBaseMs: 1000 }
 
 Microsoft endpoints (one origin): /{tenant}/v2.0/.well-known/openid-configuration,

@@ -21,6 +21,8 @@ export const quirksSchema = z.object({
   /** Share of blobs (0–1) that surface late, inside a window a client may already have listed. */
   lateBlobs: z.number().min(0).max(1).optional(),
   lateBlobDelaySeconds: z.number().min(0).optional(),
+  /** Seconds after a subscription starts before its first content becomes available (Microsoft: up to 12 h). */
+  firstContentDelaySeconds: z.number().min(0).optional(),
   /** Items per content-listing page before a NextPageUri is given. */
   pageSize: z.number().int().min(1).max(10_000).optional(),
   /** Management Activity API requests per minute per tenant per publisher before AF429. */
@@ -36,6 +38,7 @@ export const DEFAULT_QUIRKS: Quirks = {
   outOfOrder: true,
   lateBlobs: 0,
   lateBlobDelaySeconds: 120,
+  firstContentDelaySeconds: 0,
   pageSize: 100,
   throttlePerMinute: 2000,
   webhookAttempts: 3,

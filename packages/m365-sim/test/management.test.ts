@@ -296,6 +296,24 @@ describe('quirks', () => {
   });
 });
 
+describe('first content after subscribing', () => {
+  it('holds back the first content of a new subscription for firstContentDelaySeconds', async () => {
+    const s = await startTestSim({ world: worldWith({ quirks: { firstContentDelaySeconds: 3600 } }) });
+    try {
+      const t = await s.token(CONTOSO);
+      await s.call('POST', feed(`/subscriptions/start?contentType=Audit.Exchange&${pub}`), { token: t });
+      const inj = await s.call('POST', `/_sim/tenants/${CONTOSO}/records`, { body: { contentType: 'Audit.Exchange', records: [record(700)] } });
+      const early = await s.call('GET', feed(`/subscriptions/content?contentType=Audit.Exchange&${pub}`), { token: t });
+      expect(early.body).toEqual([]);
+      await s.call('POST', '/_sim/clock', { body: { advanceSeconds: 3601 } });
+      const later = await s.call('GET', feed(`/subscriptions/content?contentType=Audit.Exchange&${pub}`), { token: t });
+      expect(later.body.map((b: any) => b.contentId)).toEqual(inj.body.contentIds);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('throttling', () => {
   it('answers AF429 with HTTP 403 above the per-tenant per-publisher rate, counting publishers apart', async () => {
     await sim.call('POST', '/_sim/quirks', { body: { throttlePerMinute: 3 } });
