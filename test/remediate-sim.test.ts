@@ -21,6 +21,11 @@ import { linkCsrfToken, signRemediationLink, verifyRemediationLink } from '../sr
 import { registerRemediationRoutes } from '../src/remediate/routes.ts';
 import type { StepId } from '../src/remediate/catalogue.ts';
 import type { Detection } from '../src/model.ts';
+import { createDetector } from '../src/detect/detector.ts';
+import { createMemoryHistory } from '../src/detect/history.ts';
+import { normalizeRecord } from '../src/detect/normalize.ts';
+import { loadRulePackFromDirs } from '../rules/index.ts';
+import type { TenantContext } from '../src/model.ts';
 import { startSim, type StartedSim } from './helpers/sim.ts';
 import { login, seedUsers, webServer } from './helpers/web.ts';
 import { freshStore, type TestStore } from './helpers/stores.ts';
@@ -31,7 +36,7 @@ const CLIENT = '6f1e2d3c-0000-4000-8000-00000000a001';
 const SECRET = 'sim-secret-1';
 const LINK_SECRET = 'remediation-link-secret-for-tests-0123456789';
 const DEST = 'drop@mail-collect.example';
-const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned', 'ola'];
+const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned', 'ola', 'pat'];
 const upn = (u: string) => `${u}@contoso.com`;
 
 const world = {
@@ -253,6 +258,62 @@ describe('Secure and Remediate through a signed link against m365-sim', () => {
     expect(logLines.join('')).not.toContain(password!);
     expect(logLines.join('')).not.toContain(SECRET);
     expect(logLines.join('')).not.toContain(LINK_SECRET);
+  });
+
+  it('matches the rules and forwarding named by the real rule pack\'s detections of the takeover records', async () => {
+    const r = await sim.control.activity(TENANT, 'takeover', { user: upn('pat') });
+    const ruleName = (r.detail as { rule: { name: string } }).rule.name;
+    const st = await state();
+    const mailbox = st.mailboxes.find((m: { upn: string }) => m.upn === upn('pat'));
+    const userId = st.users.find((u: { upn: string }) => u.upn === upn('pat')).id;
+    // The audit records Microsoft would write, read back through the Management Activity API.
+    const mgmt = createManagementApi({ config, http });
+    const records: Array<Record<string, unknown>> = [];
+    const end = new Date(Date.now() + 60_000);
+    for (const ct of ['Audit.AzureActiveDirectory', 'Audit.Exchange']) {
+      for await (const items of mgmt.listContent(TENANT, ct, new Date(end.getTime() - 3600_000), end)) {
+        for (const item of items) {
+          const blob = await mgmt.fetchBlob(TENANT, item.contentUri, item.contentId);
+          if (blob.ok) for (const rec of blob.records as Array<Record<string, unknown>>) {
+            const about = JSON.stringify(rec);
+            if (about.includes(upn('pat')) || about.includes(userId) || about.includes(mailbox.guid)) records.push(rec);
+          }
+        }
+      }
+    }
+    const ctx: TenantContext = {
+      tenantId: TENANT, name: 'Contoso Ltd', known: true, trustedIps: [], exclusions: [],
+      acceptedDomains: [{ domain: 'contoso.com', matchSubdomains: false }, { domain: 'contoso.onmicrosoft.com', matchSubdomains: false }],
+      recipients: st.recipients.map((x: { identity: string; primarySmtpAddress: string; externalEmailAddress: string | null; recipientTypeDetails: string }) => ({
+        identity: x.identity, address: (x.externalEmailAddress ?? x.primarySmtpAddress).replace(/^smtp:/i, ''), type: x.recipientTypeDetails,
+      })),
+    };
+    const detector = createDetector({ pack: loadRulePackFromDirs([]).pack });
+    const history = createMemoryHistory();
+    const detections: Detection[] = [];
+    const seen = new Set<string>();
+    for (const raw of records) {
+      const n = normalizeRecord(raw);
+      if (!n.ok || seen.has(n.record.id)) continue;
+      seen.add(n.record.id);
+      detections.push(...detector.evaluate(n.record, ctx, history));
+    }
+    const behaviours = new Set(detections.map((d) => d.behaviour));
+    expect(behaviours).toContain('inbox-rule-external-forward');
+    expect(behaviours).toContain('mailbox-forwarding-external');
+    const changes = await store.db.transaction().execute((trx) => recordDetections(trx, detections, { config, context: () => ctx }));
+    const ruleAlert = changes.find((c, i) => detections[i].behaviour === 'inbox-rule-external-forward')!.alertId;
+
+    const plan = (await app.inject({ method: 'GET', url: `/api/alerts/${ruleAlert}/remediation-plan`, headers: { 'x-test-user': 'alice' } })).json();
+    expect(plan.evidence.ruleNames).toContain(ruleName.toLowerCase());
+    expect(plan.evidence.addresses).toContain(DEST);
+    const link = signRemediationLink(config, { alertId: ruleAlert, steps: plan.defaultSteps });
+    const { res } = await openAndConfirm(link.token, { steps: plan.defaultSteps, name: 'Pat\'s manager' });
+    expect(res.body).toMatch(/<strong>succeeded<\/strong>/);
+    const after = await userState('pat');
+    expect(after.user.accountEnabled).toBe(false);
+    expect(after.mailbox.inboxRules.filter((x: { enabled: boolean }) => !x.enabled).map((x: { name: string }) => x.name)).toEqual([ruleName]);
+    expect(after.mailbox.forwardingAddress).toBeNull();
   });
 
   it('changes nothing when a link is only fetched (link previews and mail scanners)', async () => {

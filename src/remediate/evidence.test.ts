@@ -24,6 +24,12 @@ describe('remediation evidence', () => {
     expect(matchRule(rule({ name: 'Junk E-mail Rule', hidden: true }), ind)).toBeUndefined();
   });
 
+  it('reads the rule pack fact names and ignores internal recipients', () => {
+    const ind = indicatorsOf([alert('inbox-rule-external-forward', { inboxRuleName: 'x', inboxRuleExternalRecipients: ['drop@evil.example'], inboxRuleRecipients: ['drop@evil.example', 'boss@contoso.com'], userId: 'u@contoso.com' })]);
+    expect([...ind.ruleNames]).toEqual(['x']);
+    expect([...ind.addresses]).toEqual(['drop@evil.example']);
+  });
+
   it('takes forwarding destinations from mailbox-forwarding evidence', () => {
     const ind = indicatorsOf([alert('mailbox-forwarding-external', { targets: [{ raw: 'Drop Contact', address: 'drop@evil.example', recipientType: 'MailContact' }] })]);
     expect([...ind.addresses]).toEqual(['drop@evil.example']);

@@ -41,9 +41,12 @@ const ADDRESS_KEYS = new Set([
   'destination', 'destinations', 'externaldestination', 'externaldestinations', 'externalrecipients', 'recipients',
   'forwardto', 'forwardastattachmentto', 'forwardasattachmentto', 'redirectto', 'forwardingsmtpaddress', 'forwardingaddress',
   'resolvedforwardingaddress', 'address', 'addresses', 'targets', 'forwardtargets',
+  // The rule pack's fact names (src/detect/facts): external ones only, so a colleague in an internal
+  // recipient list never makes a benign rule look malicious.
+  'inboxruleexternalrecipients', 'mailboxforwardingexternal', 'mailboxforwardingtargets', 'externaldestinations',
 ]);
 const TRANSPORT_KEYS = new Set(['transportrule', 'transportrulename']);
-const APP_KEYS = new Set(['appid', 'clientid', 'applicationid', 'consentedappid']);
+const APP_KEYS = new Set(['appid', 'clientid', 'applicationid', 'consentedappid', 'consentappid']);
 
 const MAX_DEPTH = 6;
 const MAX_STRING = 1024;
