@@ -36,7 +36,7 @@ const CLIENT = '6f1e2d3c-0000-4000-8000-00000000a001';
 const SECRET = 'sim-secret-1';
 const LINK_SECRET = 'remediation-link-secret-for-tests-0123456789';
 const DEST = 'drop@mail-collect.example';
-const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned', 'ola', 'pat'];
+const USERS = ['ava', 'ben', 'cara', 'dan', 'eve', 'finn', 'gus', 'hal', 'ida', 'jo', 'kai', 'lea', 'max', 'ned', 'ola', 'pat', 'quinn'];
 const upn = (u: string) => `${u}@contoso.com`;
 
 const world = {
@@ -515,6 +515,26 @@ describe('Secure and Remediate through a signed link against m365-sim', () => {
     const undo = (await app.inject({ method: 'POST', url: `/api/remediations/${run.runId}/undo`, headers: { 'x-test-user': 'alice' }, payload: {} })).json();
     expect(undo.steps).toEqual([expect.objectContaining({ step: 'enable-owa', status: 'succeeded' })]);
     expect((await userState('ola')).mailbox.owaEnabled).toBe(true);
+  });
+
+  it('removes the matching rules when asked, says undo cannot bring them back, and hides the password in force-change mode', async () => {
+    const { alertId, ruleName } = await takeover('quinn');
+    const before = await userState('quinn');
+    const run = (await app.inject({
+      method: 'POST', url: `/api/alerts/${alertId}/remediate`, headers: { 'x-test-user': 'alice' },
+      payload: { steps: ['reset-password', 'disable-inbox-rules'], ruleAction: 'remove', passwordMode: 'force-change' },
+    })).json();
+    expect(run.status).toBe('succeeded');
+    expect(run.newPassword).toBeUndefined();
+    expect(run.steps[0]).toMatchObject({ step: 'reset-password', after: { forceChangePasswordNextSignIn: true, mode: 'force-change', passwordShownOnce: false } });
+    expect(run.steps[1]).toMatchObject({ status: 'succeeded', undoable: false, items: [{ name: ruleName, after: { removed: true } }] });
+    const after = await userState('quinn');
+    expect(after.user.passwordChangedAt).toBeTruthy();
+    expect(after.user.forceChangePasswordNextSignIn).toBe(true);
+    expect(after.mailbox.inboxRules).toEqual(before.mailbox.inboxRules.filter((r: { name: string }) => r.name !== ruleName));
+    const undo = await app.inject({ method: 'POST', url: `/api/remediations/${run.runId}/undo`, headers: { 'x-test-user': 'alice' }, payload: {} });
+    expect(undo.statusCode).toBe(409);
+    expect(undo.json().error.message).toContain('none of its steps changed anything reversible');
   });
 
   it('answers the JSON API only to signed-in users with a remediating role, and rejects unknown steps', async () => {
