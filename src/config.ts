@@ -23,6 +23,8 @@ export const SECRET_KEYS = new Set<string>([
   'apiToken',
   'authorization',
   'url_with_secret',
+  /** Teams / Slack incoming-webhook URLs are credentials. */
+  'webhookUrl',
 ]);
 
 /** Channel types whose URL itself is a credential (Teams/Slack incoming webhooks) mark it here. */
@@ -483,7 +485,7 @@ alerts:
   groupWindowMinutes: 60
 notify:
   channels:
-    - { name: soc-teams, type: teams, url: "https://example.webhook.office.com/..." }
+    - { name: soc-teams, type: teams, webhookUrl: "https://example.webhook.office.com/..." }   # a secret
     - { name: oncall-mail, type: email, host: smtp.example.com, port: 587, from: tenantwatch@msp.example, to: [soc@msp.example] }
   routes:
     - { channels: [soc-teams, oncall-mail], minSeverity: medium }
