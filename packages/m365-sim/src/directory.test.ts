@@ -216,6 +216,15 @@ describe('Graph v1.0', () => {
     expect(upd.UserId).toBe(`ServicePrincipal_${t1().appServicePrincipalId}`);
   });
 
+  it('changes nothing when one property of a user PATCH is invalid', async () => {
+    const denied = await graph('PATCH', `/v1.0/users/${jane().id}`, { body: { accountEnabled: false, displayName: 'X' } });
+    expect(denied.status).toBe(403);
+    const r = await graph('PATCH', `/v1.0/users/${jane().id}`, { body: { accountEnabled: false, displayName: 42 }, roles: [...DEFAULT_APP_ROLES, 'User.ReadWrite.All'] });
+    expect(r.status).toBe(400);
+    expect(jane().accountEnabled).toBe(true);
+    expect(h.appended).toEqual([]);
+  });
+
   it('refuses PATCH accountEnabled without User.EnableDisableAccount.All', async () => {
     const r = await graph('PATCH', `/v1.0/users/${jane().id}`, { body: { accountEnabled: false }, roles: ['User.Read.All'] });
     expect(r.status).toBe(403);
@@ -486,6 +495,17 @@ describe('Exchange admin API (InvokeCommand)', () => {
     expect(mbxAsRecipient.json!.value[0].RecipientTypeDetails).toBe('UserMailbox');
     const missing = await exo('Set-Mailbox', { Identity: 'jane@contoso.com', ForwardingAddress: 'Nobody Here' });
     expect(missing.status).toBe(404);
+  });
+
+  it('leaves the mailbox untouched when one value of Set-Mailbox is bad', async () => {
+    const mb = t1().mailboxes.get('jane@contoso.com')!;
+    const r = await exo('Set-Mailbox', { Identity: 'jane@contoso.com', ForwardingSmtpAddress: 'drop@evil.example', ForwardingAddress: 'Nobody Here' });
+    expect(r.status).toBe(404);
+    expect(mb.forwardingSmtpAddress).toBeNull();
+    const bad = await exo('Set-InboxRule', { Mailbox: 'jane@contoso.com', Identity: 'Newsletters', ForwardTo: ['x@evil.example'], Priority: -4 });
+    expect(bad.status).toBe(400);
+    expect(mb.rules.find((x) => x.name === 'Newsletters')!.forwardTo).toEqual([]);
+    expect(h.appended).toEqual([]);
   });
 
   it('trims output with $select and pages with Prefer: odata.maxpagesize', async () => {

@@ -461,9 +461,12 @@ export const CMDLETS: Record<string, Cmdlet> = {
     params: ['Identity', 'Mailbox', 'Name', 'Priority', 'AlwaysDeleteOutlookRulesBlob', 'BypassScopeCheck', ...RULE_CONDITIONS, ...RULE_ACTIONS],
     run: (i) => {
       const { mb, rule } = resolveRule(i.t, i.p, true);
+      // Work on a copy so that a bad value leaves the rule as it was.
+      const draft = structuredClone(rule);
       const name = str(i.p, 'Name');
-      if (name) rule.name = name;
-      applyRuleParams(rule, i.p);
+      if (name) draft.name = name;
+      applyRuleParams(draft, i.p);
+      Object.assign(rule, draft);
       ruleChange(i, 'Set-InboxRule', mb, rule);
       return [];
     },
@@ -508,23 +511,27 @@ export const CMDLETS: Record<string, Cmdlet> = {
     params: ['Identity', 'ForwardingSmtpAddress', 'ForwardingAddress', 'DeliverToMailboxAndForward'],
     run: (i) => {
       const mb = mailboxOr404(i.t, str(i.p, 'Identity'));
-      // A key that is absent changes nothing; an explicit null clears.
+      // Validate everything first; a key that is absent changes nothing; an explicit null clears.
+      const next = { smtp: mb.forwardingSmtpAddress, address: mb.forwardingAddress, deliver: mb.deliverToMailboxAndForward };
       if ('ForwardingSmtpAddress' in i.p) {
         const v = str(i.p, 'ForwardingSmtpAddress');
         if (v !== undefined && v !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(bare(v))) {
           throw new CmdletError(400, 'Microsoft.Exchange.Data.DataValidationException', `"${v.slice(0, 100)}" isn't a valid SMTP address. The domain name can't contain spaces and it has to have a prefix and a suffix, such as example.com.`);
         }
-        mb.forwardingSmtpAddress = v ? bare(v).toLowerCase() : null;
+        next.smtp = v ? bare(v).toLowerCase() : null;
       }
       if ('ForwardingAddress' in i.p) {
         const v = str(i.p, 'ForwardingAddress');
         if (v) {
           const r = resolveRecipient(i.t, v);
           if (!r) throw notFound(i.t, v);
-          mb.forwardingAddress = r.identity;
-        } else mb.forwardingAddress = null;
+          next.address = r.identity;
+        } else next.address = null;
       }
-      if ('DeliverToMailboxAndForward' in i.p) mb.deliverToMailboxAndForward = bool(i.p, 'DeliverToMailboxAndForward') ?? false;
+      if ('DeliverToMailboxAndForward' in i.p) next.deliver = bool(i.p, 'DeliverToMailboxAndForward') ?? false;
+      mb.forwardingSmtpAddress = next.smtp;
+      mb.forwardingAddress = next.address;
+      mb.deliverToMailboxAndForward = next.deliver;
       mailboxChange(i, 'Set-Mailbox', mb);
       return [];
     },

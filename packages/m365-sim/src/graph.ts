@@ -551,6 +551,12 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
     if ('accountEnabled' in b && u.isAdmin && !t.canResetAdminPasswords) {
       return graphError(req, reply, 403, 'Authorization_RequestDenied', INSUFFICIENT);
     }
+    for (const k of other) {
+      const v = b[k];
+      if ((typeof v !== 'string' && v !== null) || (k === 'displayName' && !v)) {
+        return graphError(req, reply, 400, 'Request_BadRequest', `Invalid value specified for property '${k}' of resource 'User'.`);
+      }
+    }
 
     const now = ctx.now();
     const actor = appActor(t, ctx.app.clientId);
@@ -564,10 +570,7 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
     }
     const attrChanges: Array<{ name: string; oldValue: unknown; newValue: unknown }> = [];
     for (const k of other) {
-      const v = b[k];
-      if (typeof v !== 'string' && v !== null) {
-        return graphError(req, reply, 400, 'Request_BadRequest', `Invalid value specified for property '${k}' of resource 'User'.`);
-      }
+      const v = b[k] as string | null;
       if (k === 'displayName' && typeof v === 'string') {
         attrChanges.push({ name: 'DisplayName', oldValue: u.displayName, newValue: v });
         u.displayName = v;
