@@ -160,6 +160,19 @@ describe('Graph v1.0', () => {
     expect(seen.sort()).toEqual(t1().users.map((u) => u.upn).sort());
   });
 
+  it('filters /users by userPrincipalName, accountEnabled and startswith', async () => {
+    const one = await graph('GET', `/v1.0/users?$filter=${encodeURIComponent("userPrincipalName eq 'JANE@contoso.com'")}`);
+    expect(one.json!.value.map((u: { userPrincipalName: string }) => u.userPrincipalName)).toEqual(['jane@contoso.com']);
+    jane().accountEnabled = false;
+    const off = await graph('GET', `/v1.0/users?$filter=${encodeURIComponent('accountEnabled eq false')}&$select=id,accountEnabled`);
+    expect(off.json!.value).toEqual([{ id: jane().id, accountEnabled: false }]);
+    const sw = await graph('GET', `/v1.0/users?$filter=${encodeURIComponent("startswith(displayName,'ra')")}`);
+    expect(sw.json!.value.map((u: { displayName: string }) => u.displayName)).toEqual(['Raj Patel']);
+    const bad = await graph('GET', `/v1.0/users?$filter=${encodeURIComponent('jobTitle eq 1')}`);
+    expect(bad.status).toBe(400);
+    expect(bad.json!.error.code).toBe('Request_UnsupportedQuery');
+  });
+
   it('leaves accountEnabled out of the default user properties and returns it with $select', async () => {
     const plain = await graph('GET', '/v1.0/users/jane@contoso.com');
     expect(plain.status).toBe(200);

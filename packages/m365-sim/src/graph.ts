@@ -477,7 +477,14 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
     if (top === undefined) return reply;
     const sel = selectOf(req, reply, USER_PROPS, 'Microsoft.DirectoryServices.User');
     if (sel === undefined) return reply;
-    const all = c.tenant.users.map((u) => {
+    const filter = (req.query as Query).$filter;
+    let users = c.tenant.users;
+    if (filter) {
+      const pred = parseUserFilter(filter);
+      if (typeof pred === 'string') return graphError(req, reply, 400, 'Request_UnsupportedQuery', pred);
+      users = users.filter(pred);
+    }
+    const all = users.map((u) => {
       const j = userJson(c.tenant, u);
       return sel ? project(j, sel) : project(j, USER_DEFAULT);
     });
@@ -969,4 +976,37 @@ export function parseSignInFilter(filter: string): Array<(s: Record<string, unkn
     return `Invalid filter clause: '${c.slice(0, 100)}' is not supported.`;
   }
   return preds;
+}
+
+/** `$filter` on users: `eq` on userPrincipalName, mail, displayName, id, accountEnabled; `startswith`. */
+export function parseUserFilter(filter: string): ((u: SimUser) => boolean) | string {
+  if (filter.length > MAX_FILTER) return 'Filter too long.';
+  const preds: Array<(u: SimUser) => boolean> = [];
+  const value = (u: SimUser, prop: string): string | boolean =>
+    prop === 'userprincipalname' ? u.upn : prop === 'mail' ? u.mail : prop === 'displayname' ? u.displayName : prop === 'id' ? u.id : u.accountEnabled;
+  for (const raw of filter.split(/\s+and\s+/i)) {
+    const c = raw.trim();
+    const eq = /^(userPrincipalName|mail|displayName|id)\s+eq\s+'((?:[^']|'')*)'$/i.exec(c);
+    if (eq) {
+      const prop = eq[1].toLowerCase();
+      const want = eq[2].replace(/''/g, "'").toLowerCase();
+      preds.push((u) => String(value(u, prop)).toLowerCase() === want);
+      continue;
+    }
+    const en = /^accountEnabled\s+eq\s+(true|false)$/i.exec(c);
+    if (en) {
+      const want = en[1].toLowerCase() === 'true';
+      preds.push((u) => u.accountEnabled === want);
+      continue;
+    }
+    const sw = /^startswith\((userPrincipalName|mail|displayName),\s*'((?:[^']|'')*)'\)$/i.exec(c);
+    if (sw) {
+      const prop = sw[1].toLowerCase();
+      const want = sw[2].replace(/''/g, "'").toLowerCase();
+      preds.push((u) => String(value(u, prop)).toLowerCase().startsWith(want));
+      continue;
+    }
+    return `Unsupported or invalid query filter clause specified for property of resource 'User': '${c.slice(0, 100)}'.`;
+  }
+  return (u) => preds.every((p) => p(u));
 }
