@@ -141,6 +141,18 @@ describe('token provider', () => {
     expect(tokens.stats.requests).toBe(2);
   });
 
+  it('refuses the empty access token MSAL returns when the token endpoint answers 404 {}', async () => {
+    const tokens = createTokenProvider({ config });
+    await sim.control.faults({ match: { path: '/oauth2/v2.0/token', tenantId: TENANT }, status: 404, body: {}, count: 1 });
+    try {
+      const err = await tokens.getToken(TENANT, 'management').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'TW_M365_TOKEN_FAILED', retryable: true, message: expect.stringContaining('returned no access token') });
+      expect(await tokens.getToken(TENANT, 'management')).toMatch(/^eyJ/);
+    } finally {
+      await sim.control.clearFaults();
+    }
+  });
+
   it('shares one token request between concurrent callers', async () => {
     const tokens = createTokenProvider({ config });
     const all = await Promise.all(Array.from({ length: 5 }, () => tokens.getToken(TENANT, 'exchange')));
