@@ -20,6 +20,11 @@ import { openStore, type Store } from './store/db.ts';
 import { migrateToLatest } from './store/migrate.ts';
 import { loadTenantContext } from './tenants/context.ts';
 import { buildServer } from './web/server.ts';
+import { loadRulePackFromDirs } from '../rules/index.ts';
+import { createDetector } from './detect/detector.ts';
+import { forPipeline } from './detect/pipeline-adapter.ts';
+import { createGeoLookup } from './enrich/geo.ts';
+import type { GeoLookup } from './enrich/geo.ts';
 
 export type Role = 'all' | 'worker' | 'web';
 
@@ -48,8 +53,18 @@ export interface IngestParts {
   pipeline: PipelineDeps;
 }
 
-/** Opens the store (migrated) and builds the Management API client and the record pipeline. */
+/** The detector from configuration: built-in rules + detect.ruleDirs, overrides, offline geo (shared with alert enrichment). */
+export function buildPipelineDetector(config: Readonly<Config>): { detector: DetectorLike; geo?: GeoLookup } {
+  const { pack, problems } = loadRulePackFromDirs(config.detect.ruleDirs);
+  if (problems.length) throw new OperatorError('TW_RULES_INVALID', { count: problems.length }, { details: problems });
+  const geo = config.enrich.geo === 'none' ? undefined : createGeoLookup({ cityDb: config.enrich.cityDb, asnDb: config.enrich.asnDb });
+  return { detector: forPipeline(createDetector({ pack, geo, overrides: config.detect.overrides })), geo };
+}
+
+/** Opens the store (migrated) and builds the Management API client and the record pipeline (with detection). */
 export async function buildIngest(config: Readonly<Config>, logger: Logger, detector?: DetectorLike): Promise<IngestParts> {
+  let geo: GeoLookup | undefined;
+  if (!detector) ({ detector, geo } = buildPipelineDetector(config));
   const store = await openStore(config.store.url);
   const report = await migrateToLatest(store.db);
   if (!report.ok) {
@@ -64,7 +79,7 @@ export async function buildIngest(config: Readonly<Config>, logger: Logger, dete
     normalize: (raw) => normalizeRecord(raw),
     detector,
     loadContext: (db, tenantId) => loadTenantContext(db, tenantId),
-    recordDetections: (trx, detections, ctx) => recordDetections(trx, detections, { config, context: (t) => (t === ctx.tenantId ? ctx : undefined) }),
+    recordDetections: (trx, detections, ctx) => recordDetections(trx, detections, { config, geo, context: (t) => (t === ctx.tenantId ? ctx : undefined) }),
     maxRawRecordBytes: config.ingest.maxRawRecordBytes,
     logger,
   };

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.ts';
-import { startService } from '../src/main.ts';
+import { buildIngest, startService } from '../src/main.ts';
+import { createPoller } from '../src/ingest/poller.ts';
 import { startSim, type StartedSim } from './helpers/sim.ts';
 import { freshStore, type TestStore } from './helpers/stores.ts';
 import { addTenants, ingestWorld, records, simConfig, storedIds, tenantIds, writeSimConfig } from './helpers/ingest-world.ts';
@@ -99,5 +100,41 @@ describe('the ingest service against the simulator', () => {
       await s2.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('detection inside the ingest pipeline', () => {
+  let sim: StartedSim;
+  let store: TestStore;
+  const [t1] = tenantIds(1) as [string];
+  beforeAll(async () => {
+    sim = await startSim({ world: ingestWorld({ tenants: 1, types: ['Audit.Exchange', 'Audit.AzureActiveDirectory'] }) });
+  });
+  afterAll(async () => {
+    await sim.stop();
+    await store?.dispose();
+  });
+
+  it('turns an external forwarding rule into one alert whose evidence holds each record once, however often it is polled', { timeout: 90_000 }, async () => {
+    store = await freshStore('sqlite');
+    await addTenants(store.db, [t1]);
+    const context = { acceptedDomains: [{ domain: 't1.example.com', matchSubdomains: false }], recipients: [], trustedIps: [], exclusions: [], known: true };
+    await store.db.updateTable('tenants').set({ context_json: JSON.stringify(context), context_loaded_at: new Date().toISOString() }).where('tenant_id', '=', t1).execute();
+    const config = simConfig(sim, store.url, { microsoft: { contentTypes: ['Audit.Exchange', 'Audit.AzureActiveDirectory'] } });
+    const parts = await buildIngest(config, silentLogger());
+    const poller = createPoller({ db: parts.store.db, api: parts.api, config, pipeline: parts.pipeline, logger: silentLogger() });
+    await sim.control.activity(t1, 'inbox-rule-forward', { user: 'jane@t1.example.com', destination: 'drop@evil.example.net', baseline: false });
+    await new Promise((r) => setTimeout(r, 1100));
+    const first = await poller.pollOnce();
+    expect(first.totals.errors).toBe(0);
+    expect(first.totals.records).toBeGreaterThan(0);
+    await poller.pollOnce({ sinceMs: 3600_000 }); // re-lists everything: nothing may be processed twice
+    const alerts = await store.db.selectFrom('alerts').select(['id', 'rule_id', 'tenant_id']).where('tenant_id', '=', t1).execute();
+    expect(alerts.some((a) => a.rule_id === 'inbox-rule-external-forward')).toBe(true);
+    const evidence = await store.db.selectFrom('alert_evidence').select(['alert_id', 'record_id']).execute();
+    expect(evidence.length).toBeGreaterThan(0);
+    expect(new Set(evidence.map((e) => `${e.alert_id}|${e.record_id}`)).size).toBe(evidence.length);
+    await parts.http.close();
+    await parts.store.close();
   });
 });
