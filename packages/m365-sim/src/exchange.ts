@@ -171,7 +171,20 @@ function recipientString(t: SimTenant, addr: string): string {
 
 function ruleDescription(r: SimInboxRule): string {
   const cond: string[] = [];
-  for (const [k, v] of Object.entries(r.conditions)) cond.push(`\t${k} ${Array.isArray(v) ? v.map((x) => `'${x}'`).join(' or ') : `'${String(v)}'`}\r\n`);
+  const phrase: Record<string, string> = {
+    SubjectContainsWords: 'includes {} in the subject',
+    BodyContainsWords: 'includes {} in the body',
+    SubjectOrBodyContainsWords: 'includes {} in the subject or body',
+    From: 'is received from {}',
+    FromAddressContainsWords: "includes {} in the sender's address",
+    SentTo: 'is sent to {}',
+  };
+  for (const [k, v] of Object.entries(r.conditions)) {
+    const words = Array.isArray(v) ? v.map((x) => `'${x}'`).join(' or ') : `'${String(v)}'`;
+    const base = k.startsWith('ExceptIf') ? k.slice(8) : k;
+    const text = (phrase[base] ?? `${base} {}`).replace('{}', words);
+    cond.push(`\t${k.startsWith('ExceptIf') ? 'Except if the message ' : ''}${text}\r\n`);
+  }
   const act: string[] = [];
   if (r.forwardTo.length) act.push(`\tForward the message to ${r.forwardTo.map((a) => `'${a}'`).join(' and ')}\r\n`);
   if (r.forwardAsAttachmentTo.length) act.push(`\tForward the message as an attachment to ${r.forwardAsAttachmentTo.map((a) => `'${a}'`).join(' and ')}\r\n`);
