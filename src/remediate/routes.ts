@@ -280,7 +280,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
     }
     const apiSource = (req: FastifyRequest) => (/^Bearer\s/i.test(String(req.headers.authorization ?? '')) ? 'api' : 'console') as 'api' | 'console';
 
-    scope.post('/api/alerts/:id/remediate', { config: { permission: 'remediate' }, bodyLimit: 16 * 1024 }, async (req) => {
+    scope.post('/api/alerts/:id/remediate', { config: { permission: 'remediate' }, bodyLimit: 16 * 1024, schema: { tags: ['remediation'], summary: 'Run the remediation playbook for an alert ({steps?, dryRun?, ruleAction?, passwordMode?}) → {runId, status, steps}' } }, async (req) => {
       const user = await requireRemediator(req);
       const { id } = req.params as { id: string };
       const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
@@ -294,7 +294,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
       return r;
     });
 
-    scope.get('/api/alerts/:id/remediation-plan', { config: { permission: 'read' } }, async (req) => {
+    scope.get('/api/alerts/:id/remediation-plan', { config: { permission: 'read' }, schema: { tags: ['remediation'], summary: 'Default steps, the step catalogue and what the evidence names' } }, async (req) => {
       await requireReader(req);
       const alert = await requireAlert(deps, (req.params as { id: string }).id);
       const ind = indicatorsOf([alert, ...(await loadRelatedAlerts(deps.db, alert))]);
@@ -307,7 +307,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
       };
     });
 
-    scope.get('/api/remediations', { config: { permission: 'read' } }, async (req) => {
+    scope.get('/api/remediations', { config: { permission: 'read' }, schema: { tags: ['remediation'], summary: 'The remediation log, newest first (?alertId, tenantId, before, limit)' } }, async (req) => {
       await requireReader(req);
       const q = req.query as Record<string, string | undefined>;
       const limit = Math.min(Math.max(Number(q.limit ?? 50) || 50, 1), 200);
@@ -315,7 +315,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
       return { items, next: items.length === limit ? items[items.length - 1].startedAt : null };
     });
 
-    scope.get('/api/remediations/:runId', { config: { permission: 'read' } }, async (req) => {
+    scope.get('/api/remediations/:runId', { config: { permission: 'read' }, schema: { tags: ['remediation'], summary: 'One remediation run with its steps' } }, async (req) => {
       await requireReader(req);
       const { runId } = req.params as { runId: string };
       const run = await getRun(deps.db, runId);
@@ -323,7 +323,7 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
       return run;
     });
 
-    scope.post('/api/remediations/:runId/undo', { config: { permission: 'remediate' }, bodyLimit: 4 * 1024 }, async (req) => {
+    scope.post('/api/remediations/:runId/undo', { config: { permission: 'remediate' }, bodyLimit: 4 * 1024, schema: { tags: ['remediation'], summary: 'Undo the reversible steps of a run ({dryRun?})' } }, async (req) => {
       const user = await requireRemediator(req);
       const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
       const r = await undoRun(playbook(), { runId: (req.params as { runId: string }).runId, actor: user.username, source: apiSource(req), origin: originOf(req), dryRun: body.dryRun === true });
