@@ -30,7 +30,7 @@ export function Severity({ value }: { value: string }) {
 }
 
 export function Status({ value }: { value: string }) {
-  const tone = { open: 'warn', acknowledged: 'info', snoozed: 'neutral', resolved: 'ok', succeeded: 'ok', failed: 'bad', skipped: 'neutral', running: 'info', 'partially-succeeded': 'warn' }[value] ?? 'neutral';
+  const tone = { open: 'warn', acknowledged: 'info', snoozed: 'neutral', resolved: 'ok', succeeded: 'ok', sent: 'ok', dead: 'bad', pending: 'info', sending: 'info', suppressed: 'neutral', failed: 'bad', skipped: 'neutral', running: 'info', 'partially-succeeded': 'warn' }[value] ?? 'neutral';
   return <Badge tone={tone}>{inert(value).slice(0, 30)}</Badge>;
 }
 

@@ -65,7 +65,7 @@ export interface Demo {
   config: Readonly<Config>;
   service: Service;
   /** Plays an attack scenario in the simulator (default: the one given, or takeover). */
-  play(scenario?: string, user?: string, tenantId?: string): Promise<void>;
+  play(scenario?: string, opts?: { user?: string; tenantId?: string; ruleName?: string; ip?: string; destination?: string }): Promise<void>;
   /** The simulator's view of a tenant (users, inbox rules, forwarding). */
   simState(tenantId?: string): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -225,12 +225,13 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       dataDir,
       config,
       service,
-      async play(name = scenario, user = DEMO.user, tenantId = DEMO.tenantId) {
+      async play(name = scenario, o = {}) {
+        const { tenantId = DEMO.tenantId, user = DEMO.user, ...rest } = o;
         const res = await request(`${sim.url}/_sim/tenants/${encodeURIComponent(tenantId)}/activity`, {
           method: 'POST',
           dispatcher,
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ scenario: name, user }),
+          body: JSON.stringify({ scenario: name, user, ...rest }),
         });
         const text = await res.body.text();
         if (res.statusCode >= 300) throw new OperatorError('TW_USAGE', { detail: `the simulator refused scenario ${name}: ${res.statusCode} ${text.slice(0, 300)}` });

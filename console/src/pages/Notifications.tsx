@@ -9,7 +9,7 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** Channel markup (Adaptive Card / Slack mrkdwn escapes) shown as plain text. */
-const plain = (v: unknown) => String(v ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/\\([\\`*_{}[\]()#+\-.!>~|])/g, '$1');
+const plain = (v: unknown) => String(v ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/\\([!-/:-@[-`{-~])/g, '$1');
 
 function Action({ title, url }: { title: unknown; url: unknown }) {
   const href = safeHref(url);

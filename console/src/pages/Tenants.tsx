@@ -27,7 +27,9 @@ const CHECK_LABELS: Record<string, string> = {
   subscriptions: 'Activity API subscriptions',
   lag: 'Ingestion lag',
   errors: 'Recent errors',
-  context: 'Accepted domains',
+  directory: 'Directory (verified domains)',
+  acceptedDomains: 'Accepted domains',
+  recipients: 'Recipients (contacts, shared mailboxes)',
 };
 
 export function TenantsPage({ me }: { me: Me }) {
@@ -96,7 +98,7 @@ export function TenantsPage({ me }: { me: Me }) {
                       <Button busy={busy === `onboard-${t.tenantId}`} onClick={() => act(`onboard-${t.tenantId}`, `/api/tenants/${encodeURIComponent(t.tenantId)}/onboard`)}>
                         Onboard
                       </Button>
-                      {t.checks?.auditLog && !t.checks.auditLog.ok && (
+                      {t.checks?.auditLog && !t.checks.auditLog.ok && t.checks.token?.ok !== false && (
                         <Button kind="primary" busy={busy === `audit-${t.tenantId}`} onClick={() => act(`audit-${t.tenantId}`, `/api/tenants/${encodeURIComponent(t.tenantId)}/enable-audit-log`)}>
                           Enable audit log
                         </Button>
