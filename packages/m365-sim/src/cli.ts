@@ -27,7 +27,8 @@ World file (YAML; contracts §5). Every mistake is listed at once and the progra
                                         #   ids <seed-hex>-0000-4000-8000-<index hex>, domains gen<i>.example
   seed: 1
   quirks: { duplicates: 0.1, outOfOrder: true, lateBlobs: 0, lateBlobDelaySeconds: 120, firstContentDelaySeconds: 0,
-            pageSize: 100, throttlePerMinute: 2000, webhookAttempts: 3, webhookRetryBaseMs: 1000 }
+            pageSize: 100, throttlePerMinute: 2000, webhookAttempts: 3, webhookRetryBaseMs: 1000,
+            webhookDisableAfterFailures: 0 }
 
 Microsoft endpoints (one origin): /{tenant}/v2.0/.well-known/openid-configuration,
   /{tenant}/discovery/v2.0/keys, /common/discovery/instance, POST /{tenant}/oauth2/v2.0/token,

@@ -188,6 +188,11 @@ export async function createSimServer(opts: SimServerOptions): Promise<SimServer
     retryBaseMs: () => quirks.webhookRetryBaseMs,
     contentUri: (tid, cid) => `${baseUrl}/api/v1.0/${tid}/activity/feed/audit/${cid}`,
     clientId: world.app.clientId,
+    disableAfter: () => quirks.webhookDisableAfterFailures,
+    disable: (tid, ct) => {
+      const sub = tenants.get(tid)?.subscriptions.get(ct);
+      if (sub?.webhook) sub.webhook.status = 'disabled';
+    },
     target: (tid, ct) => {
       const sub = tenants.get(tid)?.subscriptions.get(ct);
       return sub && sub.status === 'enabled' && sub.webhook && sub.webhook.status === 'enabled' ? { address: sub.webhook.address, authId: sub.webhook.authId } : null;

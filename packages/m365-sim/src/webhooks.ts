@@ -45,6 +45,9 @@ export interface WebhookDeps {
   clientId: string;
   /** Current webhook of the tenant's subscription (null when none or disabled). */
   target(tenantId: string, ct: ContentType): WebhookTarget | null;
+  /** Consecutive fully failed notifications after which the webhook is disabled (0 = never). */
+  disableAfter(): number;
+  disable(tenantId: string, ct: ContentType): void;
 }
 
 export interface Webhooks {
@@ -64,6 +67,7 @@ export function createWebhooks(deps: WebhookDeps): Webhooks {
   const pending: Array<{ blob: Blob; target: WebhookTarget }> = [];
   const log = new Map<string, NotificationEntry[]>();
   const timers = new Set<NodeJS.Timeout>();
+  const failures = new Map<string, number>();
   let closed = false;
 
   function later(ms: number, fn: () => void): void {
@@ -105,13 +109,25 @@ export function createWebhooks(deps: WebhookDeps): Webhooks {
         entry.notificationSent = new Date(deps.now()).toISOString();
         if (status >= 200 && status < 300) {
           entry.notificationStatus = 'Succeeded';
+          failures.delete(`${entry.tenantId}|${entry.contentType}`);
           return;
         }
         throw new Error(`HTTP ${status}`);
       })
       .catch((err: unknown) => {
         entry.notificationStatus = `Failed: ${(err as Error).message.slice(0, 200)}`;
-        if (attempt < deps.attempts()) later(deps.retryBaseMs() * 2 ** (attempt - 1), () => send(entry, target, attempt + 1));
+        if (attempt < deps.attempts()) {
+          later(deps.retryBaseMs() * 2 ** (attempt - 1), () => send(entry, target, attempt + 1));
+          return;
+        }
+        const key = `${entry.tenantId}|${entry.contentType}`;
+        const n = (failures.get(key) ?? 0) + 1;
+        failures.set(key, n);
+        const limit = deps.disableAfter();
+        if (limit > 0 && n >= limit) {
+          failures.delete(key);
+          deps.disable(entry.tenantId, entry.contentType);
+        }
       });
   }
 

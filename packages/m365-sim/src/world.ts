@@ -30,6 +30,8 @@ export const quirksSchema = z.object({
   /** Delivery attempts per webhook notification. */
   webhookAttempts: z.number().int().min(1).max(10).optional(),
   webhookRetryBaseMs: z.number().int().min(0).optional(),
+  /** Notifications that fail every attempt in a row before the webhook is disabled (0 = never). */
+  webhookDisableAfterFailures: z.number().int().min(0).optional(),
 }).strict();
 export type Quirks = Required<z.infer<typeof quirksSchema>>;
 
@@ -43,6 +45,7 @@ export const DEFAULT_QUIRKS: Quirks = {
   throttlePerMinute: 2000,
   webhookAttempts: 3,
   webhookRetryBaseMs: 1000,
+  webhookDisableAfterFailures: 0,
 };
 
 const tenantSchema = z.object({

@@ -396,6 +396,22 @@ describe('webhooks', () => {
     answer = 200;
   });
 
+  it('disables the webhook after failing notifications when webhookDisableAfterFailures is set, and start re-enables it', async () => {
+    await sim.call('POST', '/_sim/quirks', { body: { webhookAttempts: 1, webhookDisableAfterFailures: 2 } });
+    answer = 500;
+    got.length = 0;
+    for (const i of [602, 603]) await sim.call('POST', `/_sim/tenants/${CONTOSO}/records`, { body: { contentType: 'Audit.Exchange', records: [record(i)] } });
+    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(50);
+    await sleep(100);
+    const list = await sim.call('GET', feed(`/subscriptions/list?${pub}`), { token });
+    expect(list.body.find((s: any) => s.contentType === 'Audit.Exchange').webhook.status).toBe('disabled');
+    answer = 200;
+    const again = await start('Audit.Exchange', { webhook: { address: hookUrl, authId: 'o365-7f3c', expiration: '' } });
+    expect(again.status).toBe(200);
+    expect(again.body.webhook.status).toBe('enabled');
+    await sim.call('POST', '/_sim/quirks', { body: { webhookAttempts: 3, webhookDisableAfterFailures: 0 } });
+  });
+
   it('fails start with AF20021 when validation does not answer 200, keeping the old webhook state', async () => {
     answer = 404;
     const r = await start('Audit.General', { webhook: { address: hookUrl, authId: 'x' } });
