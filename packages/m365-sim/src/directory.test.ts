@@ -488,6 +488,15 @@ describe('Exchange admin API (InvokeCommand)', () => {
     expect(rec.Parameters).toContainEqual({ Name: 'ForwardingSmtpAddress', Value: 'smtp:drop@evil.example' });
   });
 
+  it('refuses an invalid or oversized ForwardingSmtpAddress with a DataValidationException', async () => {
+    for (const v of ['not-an-address', `a@${'a.'.repeat(50_000)} `]) {
+      const r = await exo('Set-Mailbox', { Identity: 'jane@contoso.com', ForwardingSmtpAddress: v });
+      expect(r.status).toBe(400);
+      expect(r.json!.error.details[0].message).toContain('DataValidationException');
+    }
+    expect(t1().mailboxes.get('jane@contoso.com')!.forwardingSmtpAddress).toBeNull();
+  });
+
   it('changes nothing for a forwarding key that is absent', async () => {
     const mb = t1().mailboxes.get('jane@contoso.com')!;
     await exo('Set-Mailbox', { Identity: 'jane@contoso.com', ForwardingSmtpAddress: 'drop@evil.example', ForwardingAddress: 'Payroll Partner' });

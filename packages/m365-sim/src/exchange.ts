@@ -111,6 +111,15 @@ const list = (p: Params, k: string): string[] | undefined => {
 
 const bare = (addr: string): string => addr.replace(/^smtp:/i, '').trim();
 
+/** A plausible SMTP address (bounded before any pattern runs on it). */
+export function isSmtpAddress(a: string): boolean {
+  if (a.length > 320) return false;
+  const at = a.indexOf('@');
+  if (at < 1 || at !== a.lastIndexOf('@') || /\s/.test(a)) return false;
+  const domain = a.slice(at + 1);
+  return domain.length > 2 && domain.includes('.') && !domain.startsWith('.') && !domain.endsWith('.');
+}
+
 function paramLog(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'boolean') return v ? 'True' : 'False';
@@ -182,7 +191,7 @@ function ruleDescription(r: SimInboxRule): string {
   for (const [k, v] of Object.entries(r.conditions)) {
     const words = Array.isArray(v) ? v.map((x) => `'${x}'`).join(' or ') : `'${String(v)}'`;
     const base = k.startsWith('ExceptIf') ? k.slice(8) : k;
-    const text = (phrase[base] ?? `${base} {}`).replace('{}', words);
+    const text = (phrase[base] ?? `${base} {}`).replace('{}', () => words);
     cond.push(`\t${k.startsWith('ExceptIf') ? 'Except if the message ' : ''}${text}\r\n`);
   }
   const act: string[] = [];
@@ -528,7 +537,7 @@ export const CMDLETS: Record<string, Cmdlet> = {
       const next = { smtp: mb.forwardingSmtpAddress, address: mb.forwardingAddress, deliver: mb.deliverToMailboxAndForward };
       if ('ForwardingSmtpAddress' in i.p) {
         const v = str(i.p, 'ForwardingSmtpAddress');
-        if (v !== undefined && v !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(bare(v))) {
+        if (v !== undefined && v !== '' && !isSmtpAddress(bare(v))) {
           throw new CmdletError(400, 'Microsoft.Exchange.Data.DataValidationException', `"${v.slice(0, 100)}" isn't a valid SMTP address. The domain name can't contain spaces and it has to have a prefix and a suffix, such as example.com.`);
         }
         next.smtp = v ? bare(v).toLowerCase() : null;

@@ -5,6 +5,7 @@
 // how inbox rules are created).
 import { isIP } from 'node:net';
 import type { AuditRecord, ContentType, DirectoryModule, SimContext, SimInboxRule, SimMailbox, SimRecipient, SimTenant, SimUser } from './types.ts';
+import { isSmtpAddress } from './exchange.ts';
 import { findUser, newId, newRule } from './state.ts';
 import {
   type Actor,
@@ -372,7 +373,7 @@ export const runScenario: DirectoryModule['runScenario'] = (ctx, t, body) => {
     const ip = body.ip === undefined ? DEFAULT_ATTACKER_IP : String(body.ip);
     if (isIP(ip) === 0) throw new ScenarioError(400, "'ip' must be an IPv4 or IPv6 address");
     const destination = body.destination === undefined ? DEFAULT_DESTINATION : String(body.destination).trim();
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(destination) || destination.length > 254) throw new ScenarioError(400, "'destination' must be an e-mail address");
+    if (destination.length > 254 || !isSmtpAddress(destination)) throw new ScenarioError(400, "'destination' must be an e-mail address");
     const ruleName = body.ruleName === undefined ? undefined : String(body.ruleName);
     if (ruleName !== undefined && (ruleName.length === 0 || ruleName.length > 255)) throw new ScenarioError(400, "'ruleName' must be 1-255 characters");
     let user: SimUser | undefined;
