@@ -118,14 +118,14 @@ export async function undoRun(deps: PlaybookDeps, req: UndoRequest): Promise<Run
   const undoId = randomUUID();
   const startedAt = clock();
   // Reverse order: restore the mailbox before allowing sign-in again.
-  const todo = [...candidates].filter((s) => !s.undoneBy).reverse();
+  const pending = [...candidates].filter((s) => !s.undoneBy).reverse();
   await insertRun(deps.db, {
     id: undoId, alertId: run.alertId, tenantId: run.tenantId, userId: run.userId, actor: req.actor, source: req.source, origin: req.origin ?? null,
-    status: 'running', dryRun: dry, undoOf: run.id, requestedSteps: todo.map((s) => s.step), options: {}, startedAt,
+    status: 'running', dryRun: dry, undoOf: run.id, requestedSteps: pending.map((s) => s.step), options: {}, startedAt,
   });
   const results: StepResult[] = [];
   const undoneSeqs: number[] = [];
-  for (const [i, s] of todo.entries()) {
+  for (const [i, s] of pending.entries()) {
     const s0 = clock();
     let step: StepResult['step'] = s.step;
     let out: Outcome;
