@@ -270,6 +270,11 @@ export function createPoller(deps: PollerDeps): Poller {
       });
       a = b;
     }
+    // Listing is complete up to now: the content type is healthy unless a later blob fails.
+    if (!stopping) {
+      const stamp = nowIso(clock());
+      await updateCursor(db, tenantId, contentType, { last_success_at: stamp }, stamp);
+    }
   }
 
   function retryAt(attempts: number): string {
