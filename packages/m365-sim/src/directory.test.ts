@@ -360,8 +360,12 @@ describe('Graph v1.0', () => {
   it('lists GDAP relationships in the partner tenant: active and expired ones, none for a tenant without', async () => {
     const r = await graph('GET', '/v1.0/tenantRelationships/delegatedAdminRelationships', { tid: PARTNER });
     expect(r.status).toBe(200);
-    const byCustomer = Object.fromEntries(r.json!.value.map((x: { customer: { tenantId: string }; status: string }) => [x.customer.tenantId, x.status]));
+    const live = r.json!.value.filter((x: { status: string }) => x.status !== 'terminated');
+    const byCustomer = Object.fromEntries(live.map((x: { customer: { tenantId: string }; status: string }) => [x.customer.tenantId, x.status]));
     expect(byCustomer).toEqual({ [T1]: 'active', [T2]: 'expired' });
+    const ended = r.json!.value.filter((x: { status: string }) => x.status === 'terminated');
+    expect(ended.map((x: { customer: { tenantId: string } }) => x.customer.tenantId)).toEqual([T1]);
+    expect(Date.parse(ended[0].endDateTime)).toBeLessThan(Date.parse(r.json!.value[0].activatedDateTime));
     const rel = r.json!.value[0];
     expect(rel).toMatchObject({ duration: 'P730D', customer: { displayName: 'Contoso Ltd' } });
     expect(rel.accessDetails.unifiedRoles.length).toBeGreaterThan(0);
@@ -691,7 +695,9 @@ describe('Graph JSON batching', () => {
 describe('GDAP without the core’s tenant list', () => {
   it('lists the tenants this context owns from the ones built', async () => {
     delete h.ctx.listTenants;
-    const r = await graph('GET', '/v1.0/tenantRelationships/delegatedAdminRelationships', { tid: PARTNER });
+    const r = await graph('GET', `/v1.0/tenantRelationships/delegatedAdminRelationships?$filter=${encodeURIComponent("status eq 'active'")}`, { tid: PARTNER });
+    const r2 = await graph('GET', `/v1.0/tenantRelationships/delegatedAdminRelationships?$filter=${encodeURIComponent("status eq 'expired'")}`, { tid: PARTNER });
+    r.json!.value.push(...r2.json!.value);
     const byCustomer = Object.fromEntries(r.json!.value.map((x: { customer: { tenantId: string }; status: string }) => [x.customer.tenantId, x.status]));
     expect(byCustomer).toEqual({ [T1]: 'active', [T2]: 'expired' });
   });

@@ -383,6 +383,27 @@ export function gdapRelationships(ctx: SimContext, now: number): Array<Record<st
       accessDetails: { unifiedRoles: GDAP_ROLES.map((roleDefinitionId) => ({ roleDefinitionId })) },
       ...(reseller ? { indirectProviderTenantId: hashGuid(`indirect:${ctx.partner.tenantId}`), isPartnerConsentPending: false } : {}),
     });
+    // Some customers also keep an older relationship the partner ended (as partners often do when
+    // they re-create one with other roles): a client must pick the live one.
+    if (t.gdap === 'active' && i % 4 === 0) {
+      const oldEnd = activated - 2 * DAY;
+      out.push({
+        '@odata.type': '#microsoft.graph.delegatedAdminRelationship',
+        '@odata.etag': `W/"${Buffer.from(`${t.id}:terminated`).toString('base64').slice(0, 24)}"`,
+        id: `${hashGuid(`old:${t.id}`)}-${hashGuid(`old2:${t.id}`)}`,
+        displayName: `MSP-${t.name}-2023`.slice(0, 50),
+        duration: 'P365D',
+        status: 'terminated',
+        autoExtendDuration: 'PT0S',
+        createdDateTime: isoSec(oldEnd - 200 * DAY),
+        lastModifiedDateTime: isoSec(oldEnd),
+        activatedDateTime: isoSec(oldEnd - 199 * DAY),
+        endDateTime: isoSec(oldEnd),
+        partner: { tenantId: ctx.partner.tenantId },
+        customer: { tenantId: t.id, displayName: t.name },
+        accessDetails: { unifiedRoles: GDAP_ROLES.slice(0, 2).map((roleDefinitionId) => ({ roleDefinitionId })) },
+      });
+    }
   });
   return out;
 }
