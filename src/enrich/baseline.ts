@@ -85,3 +85,35 @@ export async function userBaseline(db: Kysely<Database>, tenantId: string, userI
     .execute();
   return rows.map((r) => ({ kind: r.kind, value: r.value, firstSeen: r.first_seen, lastSeen: r.last_seen, count: r.count }));
 }
+
+/** The few fields of a normalized record the baseline reads (src/detect/record.ts NormalizedRecord). */
+export interface SignInRecordLike {
+  operation: string;
+  succeeded: boolean;
+  tenantId: string;
+  userId: string;
+  clientIp: string;
+  creationTime: string;
+}
+
+/**
+ * Feeds the baseline from a batch of records (the pipeline calls this in the blob's transaction, after
+ * the alerts are recorded so a record is never "seen before" by its own alert): successful interactive
+ * sign-ins only (UserLoggedIn with ResultStatus success). Returns how many sign-ins were observed.
+ */
+export async function observeSignInRecords(db: Kysely<Database>, records: readonly SignInRecordLike[], geo?: { lookup(ip: string): GeoInfo | undefined }): Promise<number> {
+  let n = 0;
+  for (const r of records) {
+    if (r.operation !== 'UserLoggedIn' || !r.succeeded || !r.userId || !r.clientIp || !r.creationTime) continue;
+    const ip = r.clientIp.trim().slice(0, 64);
+    let g: GeoInfo | undefined;
+    try {
+      g = geo?.lookup(ip);
+    } catch {
+      g = undefined;
+    }
+    await observeSignIn(db, { tenantId: r.tenantId, userId: r.userId.slice(0, 320), ip, geo: g, at: r.creationTime });
+    n++;
+  }
+  return n;
+}
