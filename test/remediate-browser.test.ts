@@ -135,4 +135,43 @@ describe('the signed-link confirmation page in Chromium', () => {
     expect(await page.locator('button').count()).toBe(0);
     expect(await page.content()).not.toContain(password!);
   }, 120_000);
+
+  it('sends each step result as soon as the step finishes, before the slower steps are done', async () => {
+    const st0 = await sim.control.state(TENANT);
+    const user = st0.users.find((u: { upn: string }) => u.upn === USER);
+    const det: Detection = {
+      recordId: randomUUID(), ruleId: 'signin-anomaly', behaviour: 'signin-anomaly', severity: 'medium', tenantId: TENANT, userId: USER,
+      summary: 'sign-in from a new country', attempt: false, occurredAt: new Date().toISOString(), facts: {},
+    };
+    const [change] = await store.db.transaction().execute((trx) => recordDetections(trx, [det], { config }));
+    const link = signRemediationLink(config, { alertId: change.alertId, steps: ['revoke-sessions', 'clear-forwarding'] });
+    const get = await fetch(`${base}/remediate/${link.token}`);
+    const cookie = (get.headers.get('set-cookie') ?? '').split(';')[0];
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await get.text())![1];
+    // Exchange answers slowly this time: revoke-sessions (Graph) must reach the browser before clear-forwarding ends.
+    await sim.control.faults({ match: { path: '/adminapi/', tenantId: TENANT }, delayMs: 1500, count: 1 });
+    try {
+      const res = await fetch(`${base}/remediate/${link.token}`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: `csrf=${encodeURIComponent(csrf)}&steps=revoke-sessions&steps=clear-forwarding&name=Ops`,
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const chunks: string[] = [];
+      const dec = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(dec.decode(value, { stream: true }));
+      }
+      const revokeAt = chunks.findIndex((c) => c.includes('<td>revoke-sessions</td>'));
+      const forwardingAt = chunks.findIndex((c) => c.includes('<td>clear-forwarding</td>'));
+      expect(revokeAt).toBeGreaterThanOrEqual(0);
+      expect(forwardingAt).toBeGreaterThan(revokeAt);
+      expect(chunks.join('')).toContain('revoke-sessions</td><td class="ok">succeeded');
+    } finally {
+      await sim.control.clearFaults();
+    }
+    expect((await sim.control.state(TENANT)).users.find((u: { upn: string }) => u.upn === USER).sessionsRevokedAt).not.toBe(user.sessionsRevokedAt);
+  }, 60_000);
 });
