@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { directory } from './directory.ts';
+import { GRAPH_LIMITS } from './graph.ts';
 import { AUDIT_ENABLE_DELAY_MS, EXCHANGE_LIMITS } from './exchange.ts';
 import { DEFAULT_APP_ROLES } from './state.ts';
 import type { AuditRecord, ContentType, Resource, SimContext, SimTenant, TokenClaims, WorldTenant } from './types.ts';
@@ -329,6 +330,21 @@ describe('Graph v1.0', () => {
     expect(r.status).toBe(204);
     expect(mb.rules.some((x) => x.name === 'Newsletters')).toBe(false);
     expect(opsOf()).toEqual(['Remove-InboxRule']);
+  });
+
+  it('throttles Outlook resources per mailbox with 429 ApplicationThrottled and Retry-After', async () => {
+    const saved = { ...GRAPH_LIMITS };
+    GRAPH_LIMITS.mailboxRequests = 2;
+    try {
+      for (let i = 0; i < 2; i++) expect((await graph('GET', '/v1.0/users/jane@contoso.com/mailFolders/inbox/messageRules')).status).toBe(200);
+      const r = await graph('GET', '/v1.0/users/jane@contoso.com/mailboxSettings');
+      expect(r.status).toBe(429);
+      expect(r.json!.error.code).toBe('ApplicationThrottled');
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await graph('GET', '/v1.0/users/raj@contoso.com/mailboxSettings')).status).toBe(200);
+    } finally {
+      Object.assign(GRAPH_LIMITS, saved);
+    }
   });
 
   it('answers mailboxSettings without any forwarding property', async () => {

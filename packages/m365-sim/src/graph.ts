@@ -328,9 +328,8 @@ function applyMessageRule(mb: SimMailbox, r: SimInboxRule, body: Record<string, 
   return undefined;
 }
 
-/** Outlook's 10,000 requests per 10 minutes per app per mailbox. */
-const MAILBOX_LIMIT = 10_000;
-const MAILBOX_WINDOW_MS = 10 * 60_000;
+/** Outlook's 10,000 requests per 10 minutes per app per mailbox; tests may lower it. */
+export const GRAPH_LIMITS = { mailboxRequests: 10_000, mailboxWindowMs: 10 * 60_000 };
 
 // ---- GDAP --------------------------------------------------------------------------------------
 
@@ -428,9 +427,10 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
     const now = ctx.now();
     const k = `${t.id}:${mb.guid}`;
     const hit = mailboxHits.get(k);
-    if (!hit || now - hit.windowStart >= MAILBOX_WINDOW_MS) mailboxHits.set(k, { windowStart: now, count: 1 });
-    else if (++hit.count > MAILBOX_LIMIT) {
-      const retry = Math.max(1, Math.ceil((hit.windowStart + MAILBOX_WINDOW_MS - now) / 1000));
+    const { mailboxRequests, mailboxWindowMs } = GRAPH_LIMITS;
+    if (!hit || now - hit.windowStart >= mailboxWindowMs) mailboxHits.set(k, { windowStart: now, count: 1 });
+    else if (++hit.count > mailboxRequests) {
+      const retry = Math.max(1, Math.ceil((hit.windowStart + mailboxWindowMs - now) / 1000));
       graphError(req, reply, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'Retry-After': String(retry) });
       return undefined;
     }
