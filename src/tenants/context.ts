@@ -7,15 +7,17 @@ import { getTenantById, listTenants, type StoredContext, type TenantRecord } fro
 
 export function contextOf(t: Pick<TenantRecord, 'tenantId' | 'name' | 'context'>): TenantContext {
   const c: StoredContext | undefined = t.context;
-  const acceptedDomains = Array.isArray(c?.acceptedDomains) ? c.acceptedDomains : [];
+  const stored = Array.isArray(c?.acceptedDomains) ? c.acceptedDomains : [];
+  const known = c?.known === true && stored.length > 0;
   return {
     tenantId: t.tenantId,
     name: t.name,
-    acceptedDomains,
+    // An unconfirmed list is not handed to detection at all (model.ts: empty + known:false = unknown).
+    acceptedDomains: known ? stored : [],
     recipients: Array.isArray(c?.recipients) ? c.recipients : [],
     trustedIps: Array.isArray(c?.trustedIps) ? c.trustedIps : [],
     exclusions: Array.isArray(c?.exclusions) ? c.exclusions : [],
-    known: c?.known === true && acceptedDomains.length > 0,
+    known,
   };
 }
 

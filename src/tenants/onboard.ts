@@ -125,6 +125,11 @@ export async function checkTenant(deps: TenantDeps, tenant: TenantRecord, opts: 
 
   if (tokenError) {
     for (const c of CHECKS) if (c !== 'token') checks[c] = skipped('no token');
+    // Accepted domains cannot be confirmed: the context becomes unknown (hand-imported domains excepted).
+    const prev = tenant.context;
+    if (prev && prev.source !== 'import' && prev.known) {
+      await saveContext(db, id, { ...prev, known: false, error: tokenError.reason }, nowIso(deps.now?.()));
+    }
   } else {
     // 2. Directory: organization and verified domains (Graph). A role-less token (consent without permissions) fails here.
     try {

@@ -246,6 +246,23 @@ describe('tenants against m365-sim', () => {
     }
   });
 
+  it('marks a tenant unknown when its accepted domains can no longer be loaded', async () => {
+    await addTenant(store.db, { tenantId: T.tailspin, source: 'manual' });
+    const config = configFor();
+    const { clients } = clientsFor(config);
+    try {
+      await checkTenants({ db: store.db, config, clients }, await listTenants(store.db), { mode: 'health' });
+      expect((await loadTenantContext(store.db, T.tailspin)).known).toBe(true);
+      await sim.control.faults({ match: { path: '/adminapi/', tenantId: T.tailspin }, status: 403, count: 1000, body: { error: { code: 'Forbidden', message: 'The role assigned to application isn\'t supported in this scenario.' } } });
+      const [r] = await checkTenants({ db: store.db, config, clients }, await listTenants(store.db), { mode: 'health' });
+      expect(r!.healthy).toBe(false);
+      expect(r!.checks.acceptedDomains).toMatchObject({ ok: false, reason: 'permission missing (HTTP 403) [Forbidden]' });
+      expect(await loadTenantContext(store.db, T.tailspin)).toMatchObject({ known: false, acceptedDomains: [] });
+    } finally {
+      await clients.close();
+    }
+  });
+
   it('asks for one token per tenant and resource however many calls it makes', async () => {
     await addTenant(store.db, { tenantId: T.contoso, source: 'manual' });
     await addTenant(store.db, { tenantId: T.tailspin, source: 'manual' });
