@@ -284,5 +284,6 @@ describe.each(DIALECTS)('web API (%s)', (dialect) => {
     const m = await app.inject({ method: 'GET', url: '/metrics' });
     expect(m.statusCode).toBe(200);
     expect(m.body).toContain('tenantwatch_');
+    for (const name of ['tenantwatch_records_ingested', 'tenantwatch_alerts', 'tenantwatch_notifications', 'tenantwatch_poll_lag_seconds', 'tenantwatch_remediation_steps']) expect(m.body).toContain(`# TYPE ${name} gauge`);
   });
 });

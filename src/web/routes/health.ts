@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import type { WebContext } from '../server.ts';
 import { storeReachable } from '../server.ts';
+import { storeMetrics } from '../metrics.ts';
 
 let defaultMetricsStarted = false;
 
@@ -21,7 +22,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: WebContext): voi
     return reply.status(ok ? 200 : 503).send({ ok, checks });
   });
   if (ctx.config.web.metrics) {
-    const registry = ctx.metricsRegistry ?? client.register;
+    const registry = storeMetrics(ctx.db, ctx.metricsRegistry ?? client.register);
     if (!ctx.metricsRegistry && !defaultMetricsStarted) {
       defaultMetricsStarted = true;
       client.collectDefaultMetrics({ prefix: 'tenantwatch_' });
