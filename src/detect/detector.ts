@@ -39,6 +39,11 @@ export interface Detector {
   explain(rec: NormalizedRecord, ctx: TenantContext | undefined, history?: History): Explanation;
   /** History keys the evaluation of this record may read or write (for the pipeline to preload). */
   historyKeys(rec: NormalizedRecord, ctx: TenantContext | undefined): HistoryKey[];
+  /**
+   * Cheap pre-filter on a raw record's Operation: false when no rule handles it and it feeds no history,
+   * so the caller may skip evaluating it (most benign records: mail access, file access, sends).
+   */
+  handles(operation: unknown): boolean;
 }
 
 const EMPTY: Detection[] = [];
@@ -162,8 +167,15 @@ export function createDetector(opts: DetectorOptions): Detector {
     }
   }
 
+  // Operations seen that no rule handles (bounded), so the common benign record costs one lookup.
+  const misses = new Set<string>();
   function candidates(rec: NormalizedRecord): CompiledRule[] | undefined {
-    return index.get(rec.operation) ?? index.get(rec.operation.toLowerCase());
+    const op = rec.operation;
+    const hit = index.get(op);
+    if (hit || misses.has(op)) return hit;
+    const lower = index.get(op.toLowerCase());
+    if (!lower && misses.size < 4096) misses.add(op);
+    return lower;
   }
 
   function override(ruleId: string, tenantId: string): { enabled: boolean; severity?: Severity } {
@@ -257,16 +269,37 @@ export function createDetector(opts: DetectorOptions): Detector {
     return { rec, ctx, history, geo: opts.geo, memo: new Map() };
   }
 
+  // One reusable environment for evaluate() (synchronous, never re-entered): no per-record Map.
+  const shared: FactEnv = { rec: undefined as unknown as NormalizedRecord, ctx: undefined, history: undefined, geo: opts.geo, memo: new Map() };
+  const reuse = (rec: NormalizedRecord, ctx: TenantContext | undefined, history: History | undefined): FactEnv => {
+    shared.rec = rec;
+    shared.ctx = ctx;
+    shared.history = history;
+    shared.memo.clear();
+    return shared;
+  };
+  const handled = new Map<string, boolean>();
+
   return {
     rules: compiled.map((c) => c.rule),
+    handles(operation) {
+      if (typeof operation !== 'string') return true; // let normalization report it
+      let h = handled.get(operation);
+      if (h === undefined) {
+        const op = operation.trim();
+        h = index.has(op) || index.has(op.toLowerCase()) || op.toLowerCase() === SIGNIN_SUCCESS || FORWARDING_OPS.has(op.toLowerCase());
+        if (handled.size < 4096) handled.set(operation, h);
+      }
+      return h;
+    },
     evaluate(rec, ctx, history) {
       const list = candidates(rec);
       if (!list) {
         // No rule can match; history may still learn from a sign-in.
-        if (history && rec.succeeded && rec.operation.toLowerCase() === SIGNIN_SUCCESS) update(newEnv(rec, ctx, history), history);
+        if (history && rec.succeeded && rec.operation.toLowerCase() === SIGNIN_SUCCESS) update(reuse(rec, ctx, history), history);
         return EMPTY;
       }
-      const env = newEnv(rec, ctx, history);
+      const env = reuse(rec, ctx, history);
       let out: Detection[] | undefined;
       for (const cr of list) {
         const d = detect(cr, env);
@@ -287,7 +320,7 @@ export function createDetector(opts: DetectorOptions): Detector {
         if (d) detections.push(d);
       }
       const facts: Record<string, unknown> = {};
-      for (const [k, v] of env.memo) if (k.startsWith('=') && v !== undefined) facts[k.slice(1)] = v;
+      for (const [k, v] of env.memo) if (!k.startsWith('#') && v !== undefined) facts[k] = v;
       return {
         record: { id: rec.id, operation: rec.operation, tenantId: rec.tenantId, userId: rec.userId, creationTime: rec.creationTime, clientIp: rec.clientIp, succeeded: rec.succeeded },
         facts,

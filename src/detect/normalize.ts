@@ -115,6 +115,11 @@ function identities(v: unknown, cut: Cut): IdentityRef[] {
   return out;
 }
 
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?$/;
 
 /** CreationTime (zone-less = UTC; any fraction; Z or offset) → ISO-8601 UTC with ms and Z, or undefined. */
@@ -133,12 +138,13 @@ export function normalizeTimestamp(v: unknown): { iso: string; time: number } | 
   }
   const time = Date.parse(candidate);
   if (!Number.isFinite(time)) return undefined;
-  if (candidate.endsWith('.000Z') || /\.\d{3}Z$/.test(candidate)) {
-    // Reject calendar nonsense that Date.parse rolls over (2025-02-31).
-    const back = new Date(time).toISOString();
-    if (back !== candidate) return undefined;
-    return { iso: candidate, time };
-  }
+  // Reject calendar nonsense that Date.parse rolls over (2025-02-31, 24:00).
+  const year = Number(candidate.slice(0, 4));
+  const month = Number(candidate.slice(5, 7));
+  const day = Number(candidate.slice(8, 10));
+  const hour = Number(candidate.slice(11, 13));
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23) return undefined;
+  if (candidate.charCodeAt(candidate.length - 1) === 90 /* Z */ && candidate.length === 24) return { iso: candidate, time };
   return { iso: new Date(time).toISOString(), time };
 }
 
@@ -311,6 +317,82 @@ export function boundedJson(raw: unknown): string {
   return text.length > LIMITS.maxRawJson ? text.slice(0, LIMITS.maxRawJson) + TRUNCATION_MARK : text;
 }
 
+/**
+ * The NormalizedRecord built by normalizeRecord: scalar fields are set at once; the lists (Parameters,
+ * properties, Actor/Target) are parsed on first use, since most records never need them. Serialises
+ * (JSON.stringify / toJSON) to the plain NormalizedRecord shape.
+ */
+class LazyRecord implements NormalizedRecord {
+  id = '';
+  creationTime = '';
+  time = 0;
+  operation = '';
+  recordType: number | string | undefined = undefined;
+  workload = '';
+  tenantId = '';
+  userId = '';
+  userType: number | undefined = undefined;
+  objectId = '';
+  resultStatus = '';
+  succeeded = true;
+  clientIp = '';
+  appId = '';
+  clientAppId = '';
+  clientInfoString = '';
+  mailboxOwnerUpn = '';
+  logonType: number | undefined = undefined;
+  externalAccess: boolean | undefined = undefined;
+  errorNumber = '';
+  logonError = '';
+  raw?: string;
+  #src: Record<string, unknown>;
+  #cut: Cut;
+  #parameters?: NameValue[];
+  #operationProperties?: NameValue[];
+  #extendedProperties?: NameValue[];
+  #modifiedProperties?: ModifiedProperty[];
+  #actor?: IdentityRef[];
+  #target?: IdentityRef[];
+  constructor(src: Record<string, unknown>, cut: Cut) {
+    this.#src = src;
+    this.#cut = cut;
+  }
+  get parameters(): NameValue[] {
+    return (this.#parameters ??= nameValues(this.#src.Parameters, this.#cut));
+  }
+  get operationProperties(): NameValue[] {
+    return (this.#operationProperties ??= nameValues(this.#src.OperationProperties, this.#cut));
+  }
+  get extendedProperties(): NameValue[] {
+    return (this.#extendedProperties ??= nameValues(this.#src.ExtendedProperties, this.#cut));
+  }
+  get modifiedProperties(): ModifiedProperty[] {
+    return (this.#modifiedProperties ??= modifiedProperties(this.#src.ModifiedProperties, this.#cut));
+  }
+  get actor(): IdentityRef[] {
+    return (this.#actor ??= identities(this.#src.Actor, this.#cut));
+  }
+  get target(): IdentityRef[] {
+    return (this.#target ??= identities(this.#src.Target, this.#cut));
+  }
+  get truncated(): boolean {
+    void this.parameters, this.operationProperties, this.extendedProperties, this.modifiedProperties, this.actor, this.target;
+    return this.#cut.truncated;
+  }
+  /** The plain NormalizedRecord (every list parsed). */
+  toJSON(): NormalizedRecord {
+    return {
+      id: this.id, creationTime: this.creationTime, time: this.time, operation: this.operation, recordType: this.recordType,
+      workload: this.workload, tenantId: this.tenantId, userId: this.userId, userType: this.userType, objectId: this.objectId,
+      resultStatus: this.resultStatus, succeeded: this.succeeded, clientIp: this.clientIp, parameters: this.parameters,
+      operationProperties: this.operationProperties, extendedProperties: this.extendedProperties, modifiedProperties: this.modifiedProperties,
+      actor: this.actor, target: this.target, appId: this.appId, clientAppId: this.clientAppId, clientInfoString: this.clientInfoString,
+      mailboxOwnerUpn: this.mailboxOwnerUpn, logonType: this.logonType, externalAccess: this.externalAccess, errorNumber: this.errorNumber,
+      logonError: this.logonError, truncated: this.truncated, ...(this.raw !== undefined ? { raw: this.raw } : {}),
+    };
+  }
+}
+
 /** Normalizes one raw audit record. Never throws. */
 export function normalizeRecord(raw: unknown, opts: NormalizeOptions = {}): RecordOutcome {
   try {
@@ -337,41 +419,32 @@ function normalizeUnsafe(raw: unknown, opts: NormalizeOptions): RecordOutcome {
   const cut: Cut = { truncated: false };
   const org = r.OrganizationId;
   const resultStatus = typeof r.ResultStatus === 'string' ? bound(r.ResultStatus, cut) : r.ResultStatus === undefined || r.ResultStatus === null ? '' : str(r.ResultStatus, cut);
-  const record: NormalizedRecord = {
-    id,
-    creationTime: ts.iso,
-    time: ts.time,
-    operation: op.trim(),
-    recordType: typeof r.RecordType === 'number' || typeof r.RecordType === 'string' ? r.RecordType : undefined,
-    workload: typeof r.Workload === 'string' ? bound(r.Workload, cut) : '',
-    tenantId: typeof org === 'string' && org.length <= MAX_ID ? org.trim().toLowerCase() : '',
-    userId: str(r.UserId, cut).trim(),
-    userType: optNumber(r.UserType),
-    objectId: str(r.ObjectId, cut),
-    resultStatus,
-    succeeded: succeededFrom(resultStatus),
-    clientIp: firstIp(r),
-    parameters: nameValues(r.Parameters, cut),
-    operationProperties: nameValues(r.OperationProperties, cut),
-    extendedProperties: nameValues(r.ExtendedProperties, cut),
-    modifiedProperties: modifiedProperties(r.ModifiedProperties, cut),
-    actor: identities(r.Actor, cut),
-    target: identities(r.Target, cut),
-    appId: str(r.AppId, cut),
-    clientAppId: str(r.ClientAppId, cut),
-    clientInfoString: str(r.ClientInfoString, cut),
-    mailboxOwnerUpn: str(r.MailboxOwnerUPN, cut),
-    logonType: optNumber(r.LogonType),
-    externalAccess: typeof r.ExternalAccess === 'boolean' ? r.ExternalAccess : typeof r.ExternalAccess === 'string' ? r.ExternalAccess.toLowerCase() === 'true' : undefined,
-    errorNumber: str(r.ErrorNumber, cut),
-    logonError: str(r.LogonError, cut),
-    truncated: false,
-  };
+  const record = new LazyRecord(r, cut);
+  record.id = id;
+  record.creationTime = ts.iso;
+  record.time = ts.time;
+  record.operation = op.trim();
+  record.recordType = typeof r.RecordType === 'number' || typeof r.RecordType === 'string' ? r.RecordType : undefined;
+  record.workload = typeof r.Workload === 'string' ? bound(r.Workload, cut) : '';
+  record.tenantId = typeof org === 'string' && org.length <= MAX_ID ? org.trim().toLowerCase() : '';
+  record.userId = str(r.UserId, cut).trim();
+  record.userType = optNumber(r.UserType);
+  record.objectId = str(r.ObjectId, cut);
+  record.resultStatus = resultStatus;
+  record.succeeded = succeededFrom(resultStatus);
+  record.clientIp = firstIp(r);
+  record.appId = str(r.AppId, cut);
+  record.clientAppId = str(r.ClientAppId, cut);
+  record.clientInfoString = str(r.ClientInfoString, cut);
+  record.mailboxOwnerUpn = str(r.MailboxOwnerUPN, cut);
+  record.logonType = optNumber(r.LogonType);
+  record.externalAccess = typeof r.ExternalAccess === 'boolean' ? r.ExternalAccess : typeof r.ExternalAccess === 'string' ? r.ExternalAccess.toLowerCase() === 'true' : undefined;
+  record.errorNumber = str(r.ErrorNumber, cut);
+  record.logonError = str(r.LogonError, cut);
   if (opts.rawText !== undefined) {
     record.raw = opts.rawText.length > LIMITS.maxRawJson ? opts.rawText.slice(0, LIMITS.maxRawJson) + TRUNCATION_MARK : opts.rawText;
   } else if (opts.keepRaw) {
     record.raw = boundedJson(raw);
   }
-  record.truncated = cut.truncated;
   return { ok: true, record };
 }

@@ -152,11 +152,13 @@ export const FACTS: readonly FactDef[] = [
 
 export const FACT_INDEX: ReadonlyMap<string, FactDef> = new Map(FACTS.map((f) => [f.name, f]));
 
+/** A fact's value for the record (memoized under its own name; derived helpers use '#' keys). */
 export function factValue(env: FactEnv, name: string): FactValue {
-  const key = `=${name}`;
-  if (env.memo.has(key)) return env.memo.get(key) as FactValue;
+  const memo = env.memo;
+  const hit = memo.get(name);
+  if (hit !== undefined || memo.has(name)) return hit as FactValue;
   const def = FACT_INDEX.get(name);
   const v = def ? def.compute(env) : undefined;
-  env.memo.set(key, v);
+  memo.set(name, v);
   return v;
 }

@@ -64,20 +64,64 @@ export function inCidr(ip: { v: 4 | 6; n: bigint }, c: Cidr): boolean {
   return (ip.n >> shift) << shift === c.base;
 }
 
-const cidrCache = new Map<string, Cidr | null>();
+/** A dotted quad → unsigned 32-bit number, or -1 (no allocation). */
+export function ipv4ToNumber(ip: string): number {
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  let acc = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++parts > 3) return -1;
+      acc = acc * 256 + value;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return -1;
+    } else return -1;
+  }
+  if (parts !== 3 || digits === 0) return -1;
+  return acc * 256 + value;
+}
+
+interface FastCidr {
+  v4: boolean;
+  /** IPv4: network and mask as numbers */
+  base4: number;
+  size4: number;
+  c?: Cidr;
+}
+
+const cidrCache = new Map<string, FastCidr | null>();
+
+function fastCidr(r: string): FastCidr | null {
+  let f = cidrCache.get(r);
+  if (f === undefined) {
+    const c = parseCidr(r);
+    f = c ? (c.v === 4 ? { v4: true, base4: Number(c.base), size4: 2 ** (32 - c.bits) } : { v4: false, base4: 0, size4: 0, c }) : null;
+    if (cidrCache.size < 10000) cidrCache.set(r, f);
+  }
+  return f;
+}
 
 /** Whether an IP falls in any of the CIDR ranges (unparseable ranges are ignored). */
 export function ipInRanges(ip: string, ranges: readonly string[]): boolean {
   if (!ip || ranges.length === 0) return false;
+  const n4 = ipv4ToNumber(ip);
+  if (n4 >= 0) {
+    for (const r of ranges) {
+      const f = fastCidr(r);
+      if (f && f.v4 && n4 >= f.base4 && n4 < f.base4 + f.size4) return true;
+    }
+    return false;
+  }
   const parsed = ipToBigInt(ip);
   if (!parsed) return false;
   for (const r of ranges) {
-    let c = cidrCache.get(r);
-    if (c === undefined) {
-      c = parseCidr(r) ?? null;
-      if (cidrCache.size < 10000) cidrCache.set(r, c);
-    }
-    if (c && inCidr(parsed, c)) return true;
+    const f = fastCidr(r);
+    if (f && !f.v4 && f.c && inCidr(parsed, f.c)) return true;
   }
   return false;
 }

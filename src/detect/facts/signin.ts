@@ -16,7 +16,7 @@ import {
   type SigninState,
 } from '../history.ts';
 import type { NormalizedRecord } from '../record.ts';
-import { ipInRanges, isReservedIp } from './ip.ts';
+import { ipInRanges } from './ip.ts';
 
 /** Offline geo/ASN lookup (src/enrich/geo.ts implements it). */
 export interface GeoLookup {
@@ -37,7 +37,8 @@ export interface SigninFacts {
   /** The ASN appears in the user's history. */
   asnSeenBefore: boolean;
   ipSeenBefore: boolean;
-  knownCountries: string[];
+  /** Countries seen before (computed on demand: summaries only). */
+  readonly knownCountries: string[];
 }
 
 function readSignin(h: History | undefined, rec: NormalizedRecord): SigninState | undefined {
@@ -51,7 +52,8 @@ function readSignin(h: History | undefined, rec: NormalizedRecord): SigninState 
 /** Sign-in facts for a record with a client IP (history read, not updated). */
 export function signinFacts(rec: NormalizedRecord, ctx: TenantContext | undefined, history: History | undefined, geo: GeoLookup | undefined): SigninFacts {
   const ip = rec.clientIp;
-  const info = ip && !isReservedIp(ip) && geo ? geo.lookup(ip) : undefined;
+  // the GeoLookup answers nothing for private/reserved addresses (and caches per IP)
+  const info = ip && geo ? geo.lookup(ip) : undefined;
   const state = readSignin(history, rec);
   const n = state?.n ?? 0;
   const country = info?.country ?? '';
@@ -68,7 +70,9 @@ export function signinFacts(rec: NormalizedRecord, ctx: TenantContext | undefine
     newAsn: n > 0 && asn !== undefined && state !== undefined && !(String(asn) in state.a),
     asnSeenBefore: asn !== undefined && state !== undefined && String(asn) in state.a,
     ipSeenBefore: !!ip && state !== undefined && ip in state.i,
-    knownCountries: state ? Object.keys(state.c) : [],
+    get knownCountries() {
+      return state ? Object.keys(state.c) : [];
+    },
   };
 }
 
@@ -78,12 +82,20 @@ export function recordSignin(rec: NormalizedRecord, f: SigninFacts, history: His
   const prev = readSignin(history, rec);
   const s: SigninState = prev ?? { n: 0, c: {}, a: {}, i: {} };
   s.n += 1;
-  if (f.country) s.c[f.country] = rec.time;
-  if (f.asn !== undefined) s.a[String(f.asn)] = rec.time;
+  if (f.country) {
+    const fresh = !(f.country in s.c);
+    s.c[f.country] = rec.time;
+    if (fresh) pruneMap(s.c, MAX_COUNTRIES);
+  }
+  if (f.asn !== undefined) {
+    const k = String(f.asn);
+    const fresh = !(k in s.a);
+    s.a[k] = rec.time;
+    if (fresh) pruneMap(s.a, MAX_ASNS);
+  }
+  const freshIp = !(f.ip in s.i);
   s.i[f.ip] = rec.time;
-  pruneMap(s.i, MAX_IPS);
-  pruneMap(s.c, MAX_COUNTRIES);
-  pruneMap(s.a, MAX_ASNS);
+  if (freshIp) pruneMap(s.i, MAX_IPS);
   history.set(rec.tenantId, signinKey(rec.userId), s);
 }
 
