@@ -241,10 +241,10 @@ export async function registerRemediationRoutes(app: FastifyInstance, deps: Reme
       const steps = orderSteps(link.claims.steps.filter((s) => chosen.has(s)));
       if (steps.length === 0) return sendProblem(reply, 'no-steps', 'Select at least one step.');
       const origin = originOf(req);
+      const pb = playbook();
       if (!(await claimLinkNonce(deps.db, { nonce: link.claims.nonce, alertId: link.alert.id, actor, origin, at: nowIso(deps.now?.()) }))) {
         return sendProblem(reply, 'used', 'This link was used a moment ago. Each link works once.');
       }
-      const pb = playbook();
       const stream = new PassThrough();
       stream.write(resultsStart(link.alert, actor));
       void (async () => {
