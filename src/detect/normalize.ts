@@ -376,7 +376,7 @@ class LazyRecord implements NormalizedRecord {
     return (this.#target ??= identities(this.#src.Target, this.#cut));
   }
   get truncated(): boolean {
-    void this.parameters, this.operationProperties, this.extendedProperties, this.modifiedProperties, this.actor, this.target;
+    for (const list of [this.parameters, this.operationProperties, this.extendedProperties, this.modifiedProperties, this.actor, this.target]) void list;
     return this.#cut.truncated;
   }
   /** The plain NormalizedRecord (every list parsed). */
