@@ -150,6 +150,7 @@ export async function createSimServer(opts: SimServerOptions): Promise<SimServer
   const verifyToken = (req: FastifyRequest, resource: Resource, tenantId?: string): VerifyResult => identity.verify(req.headers.authorization, resource, tenantId);
   const ctx: SimContext = {
     tenant: (idOrDomain) => tenants.get(idOrDomain),
+    listTenants: () => tenants.list(),
     partner: world.partner,
     app: { clientId: world.app.clientId },
     audit,

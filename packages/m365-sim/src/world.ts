@@ -285,6 +285,15 @@ export class TenantRegistry {
     return [...this.explicit.keys()];
   }
 
+  /** Every tenant of the world (explicit and generated) without building their state. */
+  *list(): Iterable<{ id: string; name: string; domains: string[]; gdap: WorldTenant['gdap'] }> {
+    for (const e of this.explicit.values()) yield { id: e.id, name: e.name, domains: e.domains, gdap: e.gdap };
+    for (let i = 0; i < this.world.generate.tenants; i++) {
+      const e = generatedEntry(this.world, i);
+      yield { id: e.id, name: e.name, domains: e.domains, gdap: e.gdap };
+    }
+  }
+
   private resolveDomain(d: string): string | undefined {
     const known = this.domainToId.get(d);
     if (known) return known;
