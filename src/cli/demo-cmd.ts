@@ -22,10 +22,6 @@ import { createM365Clients } from '../m365/clients.ts';
 import { addDiscovered, discoverTenants, shouldAdd } from '../tenants/discovery.ts';
 import { checkTenants } from '../tenants/onboard.ts';
 import { listTenants } from '../tenants/registry.ts';
-import { createDetector, type Detector } from '../detect/detector.ts';
-import type { DetectorLike } from '../pipeline.ts';
-import { createGeoLookup } from '../enrich/geo.ts';
-import { loadRulePackFromDirs } from '../../rules/index.ts';
 import { action } from './common.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -69,15 +65,6 @@ export interface Demo {
   /** The simulator's view of a tenant (users, inbox rules, forwarding). */
   simState(tenantId?: string): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
-}
-
-/** The detector as the pipeline calls it: history keys as "tenant\0key" strings in one state map. */
-function pipelineDetector(d: Detector): DetectorLike {
-  const k = (tenantId: string, key: string) => `${tenantId}\u0000${key}`;
-  return {
-    historyKeys: (r) => d.historyKeys(r, undefined).map((x) => k(x.tenantId, x.key)),
-    evaluate: (r, ctx, state) => d.evaluate(r, ctx, { get: (t, key) => state.get(k(t, key)), set: (t, key, v) => state.set(k(t, key), v) }),
-  };
 }
 
 async function freePort(): Promise<number> {
@@ -201,9 +188,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       await store.close();
     }
 
-    const { pack, problems } = loadRulePackFromDirs(config.detect.ruleDirs);
-    if (problems.length) logger.warn({ problems }, 'rule pack problems');
-    service = await startService(config, { roles: 'all', logger, detector: pipelineDetector(createDetector({ pack, overrides: config.detect.overrides, geo: createGeoLookup() })) });
+    service = await startService(config, { roles: 'all', logger });
     const svc = service;
     cleanups.unshift(() => svc.stop());
 

@@ -27,7 +27,9 @@ import { registerLiveRoutes } from './routes/live.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { createM365Clients, type M365Clients } from '../m365/clients.ts';
 import { registerRemediationRoutes } from '../remediate/routes.ts';
-import { memoryNotifications, storeAlerts, storeChannels, storeExclusionsPort, storeTenants, validateChannel } from './wiring.ts';
+import { storeAlerts, storeChannels, storeTenants, validateChannel } from './wiring.ts';
+import { exclusionsPort } from '../alerts/ports.ts';
+import { notificationsPort } from '../notify/wiring.ts';
 
 export interface WebDeps {
   db: Kysely<Database>;
@@ -103,10 +105,10 @@ export async function buildServer(deps: WebDeps): Promise<FastifyInstance> {
   deps = {
     ...deps,
     alerts: deps.alerts ?? storeAlerts(deps.db),
-    exclusions: deps.exclusions ?? storeExclusionsPort(deps.db),
+    exclusions: deps.exclusions ?? exclusionsPort(deps.db),
     tenants: deps.tenants ?? storeTenants({ db: deps.db, config: deps.config, clients, logger }),
     channels: deps.channels ?? storeChannels(deps.db, deps.config),
-    notifications: deps.notifications ?? (hasMemory ? memoryNotifications() : undefined),
+    notifications: deps.notifications ?? (hasMemory ? notificationsPort() : undefined),
     validateChannel: deps.validateChannel ?? validateChannel,
   };
 

@@ -8,7 +8,6 @@ import { isOperatorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Severity } from '../model.ts';
 import { acknowledgeAlert, getAlertDetail, listAlerts, reopenAlert, resolveAlert, snoozeAlert, type AlertStatus } from '../alerts/queries.ts';
-import { addExclusion, listExclusions, removeExclusion } from '../alerts/exclusions.ts';
 import { listRuns } from '../remediate/log-store.ts';
 import { listTenants, getTenantById } from '../tenants/registry.ts';
 import { reportJson, storedReport } from '../tenants/format.ts';
@@ -16,11 +15,11 @@ import { checkTenant } from '../tenants/onboard.ts';
 import { addDiscovered, discoverTenants, shouldAdd } from '../tenants/discovery.ts';
 import type { M365Clients } from '../m365/clients.ts';
 import { checkChannels, createChannels } from '../notify/channels/index.ts';
-import { memoryInbox, memoryInboxes } from '../notify/channels/memory.ts';
+import { memoryInbox } from '../notify/channels/memory.ts';
 import { sendNow } from '../notify/dispatcher.ts';
 import { testView } from '../notify/view.ts';
 import { readNotifySettings } from './settings.ts';
-import type { AlertListItem, AlertsPort, ChannelsPort, ExclusionsPort, NotificationsPort, TenantsPort, TenantView } from './ports.ts';
+import type { AlertListItem, AlertsPort, ChannelsPort, TenantsPort, TenantView } from './ports.ts';
 
 /** Contract fields first (contracts §6), then the extras the console shows. */
 function item(a: Record<string, unknown> & { id: string }, names: Map<string, string>): AlertListItem {
@@ -108,17 +107,6 @@ export function storeAlerts(db: Kysely<Database>): AlertsPort {
   };
 }
 
-export function storeExclusionsPort(db: Kysely<Database>): ExclusionsPort {
-  return {
-    list: async () => (await listExclusions(db, { includeExpired: true })) as unknown as Array<Record<string, unknown>>,
-    async add(x, actor) {
-      const id = await addExclusion(db, { ...(x as object), reason: String(x.reason), createdBy: actor } as Parameters<typeof addExclusion>[1], new Date().toISOString());
-      return { id, ...x };
-    },
-    remove: async (id) => removeExclusion(db, id),
-  };
-}
-
 export function storeTenants(deps: { db: Kysely<Database>; config: Readonly<Config>; clients?: () => M365Clients; logger?: Logger }): TenantsPort {
   const { db, config } = deps;
   const view = async (tenantId: string): Promise<TenantView | undefined> => {
@@ -166,18 +154,6 @@ export function storeChannels(db: Kysely<Database>, config: Readonly<Config>): C
       const now = new Date().toISOString();
       const r = await sendNow(ch, { key: `test-${Date.now()}`, view: testView(now) });
       return r.ok ? { ok: true } : { ok: false, error: r.error };
-    },
-  };
-}
-
-export function memoryNotifications(): NotificationsPort {
-  return {
-    async list() {
-      const out: Array<Record<string, unknown>> = [];
-      for (const inbox of memoryInboxes()) {
-        for (const d of inbox.unique()) out.push({ channel: inbox.name, key: d.key, at: d.at, alertId: d.message.view.alertId, teams: d.teams, slack: d.slack, email: { subject: d.email.subject, text: d.email.text } });
-      }
-      return out.sort((a, b) => String(b.at).localeCompare(String(a.at))).slice(0, 200);
     },
   };
 }
