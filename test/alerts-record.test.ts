@@ -70,6 +70,8 @@ describe.each(DIALECTS)('alerts on %s', (dialect) => {
     const rows = await outboxFor(id);
     expect(rows.map((r) => r.channel)).toEqual(['mail', 'ops']);
     expect(rows.every((r) => r.event === 'created' && r.status === 'pending')).toBe(true);
+    // The waiting notification shows the whole burst.
+    expect(JSON.parse(rows[0].view_json)).toMatchObject({ count: 50, firstSeen: burst[0].occurredAt, lastSeen: burst[49].occurredAt });
     const d = await getAlertDetail(s.db, id);
     expect(d?.count).toBe(50);
     expect(d?.evidenceCount).toBe(50);

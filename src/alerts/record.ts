@@ -272,6 +272,19 @@ async function grow(trx: Kysely<Database>, open: AlertRow, d: Detection, severit
     .where('id', '=', open.id)
     .execute();
   await addEvidence(trx, open.id, d, now, open.count);
+  // A notification not yet picked up (typically: written earlier in this same blob's transaction) shows
+  // the alert as it is now, e.g. "50 records" for a burst, not "1".
+  const waiting = await trx.selectFrom('notify_outbox').select(['id', 'view_json']).where('alert_id', '=', open.id).where('status', '=', 'pending').where('attempts', '=', 0).execute();
+  for (const w of waiting) {
+    let prev: NotificationView;
+    try {
+      prev = JSON.parse(w.view_json) as NotificationView;
+    } catch {
+      continue;
+    }
+    const fresh = { ...prev, count: next.count, firstSeen: next.first_seen, lastSeen: next.last_seen };
+    await trx.updateTable('notify_outbox').set({ view_json: JSON.stringify(fresh) }).where('id', '=', w.id).where('status', '=', 'pending').where('attempts', '=', 0).execute();
+  }
   let notifications: string[] = [];
   if (escalate) {
     await activity(trx, open.id, now, 'tenantwatch', 'escalated', { from: open.severity, to: severity, recordId: d.recordId });

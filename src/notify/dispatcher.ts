@@ -114,7 +114,11 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
         .where('attempts', '=', r.attempts)
         .where((eb) => (r.lease_until === null ? eb('lease_until', 'is', null) : eb('lease_until', '=', r.lease_until)))
         .executeTakeFirst();
-      if (Number(u.numUpdatedRows) === 1) got.push({ ...r, status: 'sending', lease_owner: owner, lease_until: leaseUntil });
+      if (Number(u.numUpdatedRows) === 1) {
+        // The snapshot may have been refreshed (the alert grew) between our read and the claim.
+        const now2 = await db.selectFrom('notify_outbox').select('view_json').where('id', '=', r.id).executeTakeFirst();
+        got.push({ ...r, view_json: now2?.view_json ?? r.view_json, status: 'sending', lease_owner: owner, lease_until: leaseUntil });
+      }
     }
     return got;
   }
