@@ -47,6 +47,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('added_at', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('alert_evidence_pk', ['alert_id', 'record_id'])
     .execute();
+  // "Is this record already in an alert?" is asked for every detection.
+  await db.schema.createIndex('alert_evidence_record').on('alert_evidence').columns(['record_id']).execute();
   await db.schema
     .createTable('alert_activity')
     .addColumn('id', 'integer', autoId(db))
