@@ -5,6 +5,8 @@ import { DIALECTS, freshStore, type TestStore } from './helpers/stores.ts';
 import { login, PASSWORD, seedUsers, webServer, type Login } from './helpers/web.ts';
 import type { AlertListItem, AlertsPort } from '../src/web/ports.ts';
 import { nowIso } from '../src/store/db.ts';
+import { loadConfig } from '../src/config.ts';
+import { withStoredNotifySettings } from '../src/web/settings.ts';
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1">\u202Egnp.exe javascript:alert(1)';
 
@@ -237,6 +239,9 @@ describe.each(DIALECTS)('web API (%s)', (dialect) => {
     expect(again.statusCode).toBe(200);
     const row = await store.db.selectFrom('settings').select('value').where('key', '=', 'notify.settings').executeTakeFirstOrThrow();
     expect(JSON.parse(row.value).channels[0].secret).toBe('s3cret-value-0123456789');
+    const effective = await withStoredNotifySettings(store.db, loadConfig({ env: {} }));
+    expect(effective.notify.channels).toEqual([expect.objectContaining({ name: 'hook', secret: 's3cret-value-0123456789' })]);
+    expect(effective.notify.routes).toEqual([{ channels: ['hook'], minSeverity: 'high' }]);
   });
 
   it('lets only an admin manage users', async () => {

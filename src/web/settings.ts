@@ -82,3 +82,14 @@ export async function saveNotifySettings(
 export function redactedSettings(s: { channels: Channel[]; routes: Route[] }): { channels: Channel[]; routes: Route[] } {
   return redact(s);
 }
+
+/**
+ * The configuration with the channels and routes saved from the console in place of the file's (when any
+ * were saved). main.ts calls this once at start, before building the dispatcher and the alert router.
+ */
+export async function withStoredNotifySettings(db: Kysely<Database>, config: Readonly<Config>): Promise<Readonly<Config>> {
+  const row = await db.selectFrom('settings').select('key').where('key', '=', KEY).executeTakeFirst();
+  if (!row) return config;
+  const s = await readNotifySettings(db, config);
+  return Object.freeze({ ...config, notify: Object.freeze({ ...config.notify, channels: s.channels, routes: s.routes }) }) as Readonly<Config>;
+}
