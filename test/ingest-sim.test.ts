@@ -84,6 +84,39 @@ describe.each(DIALECTS)('ingest from the simulator on %s', (dialect) => {
   });
 });
 
+describe('two workers on one PostgreSQL', () => {
+  let sim: StartedSim;
+  let store: TestStore;
+  const tenants = tenantIds(4);
+  beforeAll(async () => {
+    sim = await startSim({ world: ingestWorld({ tenants: 4, types: ['Audit.Exchange', 'Audit.AzureActiveDirectory'], quirks: { duplicates: 0.5, outOfOrder: true, pageSize: 4 } }) });
+  });
+  afterAll(async () => {
+    await sim.stop();
+    await store?.dispose();
+  });
+
+  it('share the blobs through the claim rows and process each record exactly once', { timeout: 120_000 }, async () => {
+    store = await freshStore('postgres');
+    const extra = { microsoft: { contentTypes: ['Audit.Exchange', 'Audit.AzureActiveDirectory'] } };
+    const a = await setup(sim, store, tenants, extra);
+    const b = await setup(sim, store, tenants, extra);
+    const injected = new Set<string>();
+    for (let i = 0; i < 4; i++) for (const t of tenants) for (const ct of ['Audit.Exchange', 'Audit.AzureActiveDirectory'] as const) await inject(sim, t, ct, 5, injected);
+    await settle();
+    const [ra, rb] = await Promise.all([a.poller.pollOnce(), b.poller.pollOnce()]);
+    expect(ra.totals.records + rb.totals.records).toBe(injected.size);
+    expect(ra.totals.blobs > 0 && rb.totals.blobs > 0).toBe(true);
+    const ids = await storedIds(store.db);
+    expect(ids.size).toBe(injected.size);
+    const fetched = (await sim.control.requests({ path: '/activity/feed/audit/' })).filter((r) => r.status === 200);
+    const blobs = await store.db.selectFrom('ingest_blobs').select(['content_id']).execute();
+    expect(fetched.length).toBe(blobs.length); // no blob downloaded twice
+    await close(a.parts);
+    await close(b.parts);
+  });
+});
+
 describe('ingest under faults from the simulator', () => {
   let sim: StartedSim;
   let store: TestStore;

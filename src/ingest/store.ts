@@ -10,9 +10,14 @@ export type Q = Kysely<Database> | Transaction<Database>;
 export const BLOB_STATUS = ['pending', 'claimed', 'done', 'failed', 'expired', 'given-up'] as const;
 export type BlobStatus = (typeof BLOB_STATUS)[number];
 
+/** Owner ids handed out in this process (a process may run more than one poller). */
+const LIVE_OWNERS = new Set<string>();
+
 /** Who holds a claim: host/pid/nonce, so a restarted process can recognise its dead predecessors' claims. */
 export function newOwnerId(): string {
-  return `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  const id = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  LIVE_OWNERS.add(id);
+  return id;
 }
 
 /** True when the claimant ran on this host and its process is gone (its claim can be taken at once). */
@@ -22,7 +27,7 @@ export function isDeadLocalOwner(owner: string | null, me: string): boolean {
   if (host !== hostname()) return false;
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true; // an earlier incarnation with our pid (different nonce)
+  if (pid === process.pid) return !LIVE_OWNERS.has(owner); // an earlier incarnation that had our pid
   try {
     process.kill(pid, 0);
     return false;
