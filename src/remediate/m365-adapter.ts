@@ -13,7 +13,7 @@ export function graphPort(graph: GraphClient): RemediationGraph {
   };
 }
 
-function view(r: InboxRule, hidden: boolean): InboxRuleView {
+function view(r: InboxRule, hidden: boolean | undefined): InboxRuleView {
   return {
     name: r.name,
     identity: r.identity,
@@ -38,8 +38,12 @@ export function exchangePort(exchange: ExchangeClient): RemediationExchange {
     async getInboxRules(t, mailbox) {
       // Get-InboxRule says nothing about hiddenness: a rule listed only with -IncludeHidden is a hidden one.
       const all = await exchange.getInboxRules(t, mailbox, { includeHidden: true });
-      const visible = new Set((await exchange.getInboxRules(t, mailbox, { includeHidden: false })).map((r) => r.ruleIdentity));
-      return all.map((r) => view(r, !visible.has(r.ruleIdentity)));
+      // The second listing only labels rules; when it fails the rules are still handled, unlabelled.
+      const visible = await exchange.getInboxRules(t, mailbox, { includeHidden: false }).then(
+        (rs) => new Set(rs.map((r) => r.ruleIdentity)),
+        () => undefined,
+      );
+      return all.map((r) => view(r, visible ? !visible.has(r.ruleIdentity) : undefined));
     },
     disableInboxRule: (t, m, rule) => exchange.disableInboxRule(t, m, ruleRef(rule)),
     enableInboxRule: (t, m, rule) => exchange.enableInboxRule(t, m, ruleRef(rule)),
