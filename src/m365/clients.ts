@@ -33,6 +33,7 @@ export function createM365Clients(
     management: createManagementApi({ config, http, logger: opts.logger }),
     close: async () => {
       if (!opts.http) await http.close();
+      if (!opts.tokens) await tokens.close?.();
     },
   };
 }

@@ -18,6 +18,8 @@ export interface TokenProvider {
   invalidate(tenantId: string, resource: TokenResource): void;
   /** How many token requests went to Microsoft (metrics, tests). */
   readonly stats: { requests: number; cacheHits: number };
+  /** Closes the identity connections. */
+  close?(): Promise<void>;
 }
 
 export interface TokenProviderOptions {
@@ -228,12 +230,13 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   const stats = { requests: 0, cacheHits: 0 };
   const memo: FailureMemo = { byUrl: new Map() };
   let app: ConfidentialClientApplication | undefined;
+  let agent: Agent | undefined;
   const login = baseUrlsOf(config).login;
 
   function client(): ConfidentialClientApplication {
     if (app) return app;
     const cred = loadCredential(config);
-    const agent = createAgent(config, { connections: 8 });
+    agent = createAgent(config, { connections: 8 });
     const host = new URL(login).host;
     const msalConfig: Configuration = {
       auth: {
@@ -305,6 +308,11 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
     },
     invalidate(tenantId, resource) {
       cache.delete(`${tenantId}|${resource}`);
+    },
+    async close() {
+      await agent?.close();
+      agent = undefined;
+      app = undefined;
     },
   };
 }
