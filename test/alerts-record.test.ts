@@ -117,6 +117,21 @@ describe.each(DIALECTS)('alerts on %s', (dialect) => {
     expect(await outboxFor(trusted[0].alertId)).toHaveLength(0);
   });
 
+  it('opens and notifies a suppressed incident when it continues from outside the suppression', async () => {
+    const user = 'cont@contoso.com';
+    const [a] = await s.db.transaction().execute((trx) => recordDetections(trx, [det(3100, { userId: user, clientIp: '203.0.113.10' })], deps()));
+    expect(a.suppressed).toBe(true);
+    const [b] = await s.db.transaction().execute((trx) => recordDetections(trx, [det(3101, { userId: user, clientIp: '203.0.113.11' })], deps()));
+    expect(b).toMatchObject({ alertId: a.alertId, suppressed: true, notifications: [] });
+    const [c] = await s.db.transaction().execute((trx) => recordDetections(trx, [det(3102, { userId: user, clientIp: '198.51.100.99' })], deps()));
+    expect(c).toMatchObject({ alertId: a.alertId, suppressed: false });
+    expect(c.notifications).toHaveLength(2);
+    const d = await getAlertDetail(s.db, a.alertId);
+    expect(d).toMatchObject({ status: 'open', suppressed: false, count: 3 });
+    expect(d?.activity.map((x) => x.action)).toContain('unsuppressed');
+    expect(JSON.parse((await outboxFor(a.alertId))[0].view_json)).toMatchObject({ count: 3 });
+  });
+
   it('routes by tenant, severity and behaviour', async () => {
     const routed = deps({
       config: {

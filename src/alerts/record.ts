@@ -187,12 +187,15 @@ export async function recordDetections(trx: Kysely<Database>, detections: readon
       .executeTakeFirst();
     const enrichment = await enrich(trx, d, deps);
     const severity = contextualSeverity(d, enrichment);
-    if (open) {
-      changes.push(await grow(trx, open, d, severity, ctx, deps, now));
-      continue;
-    }
     if (!stored.has(d.tenantId)) stored.set(d.tenantId, await listExclusions(trx, { tenantId: d.tenantId, now }));
     const suppression = suppressionFor(d, ctx, stored.get(d.tenantId)!, now);
+    if (open) {
+      // A suppressed incident that continues from somewhere the suppression does not cover (another IP,
+      // another destination) is no longer suppressed: it opens and notifies.
+      if (open.suppressed === 1 && !suppression) changes.push(await unsuppress(trx, open, d, severity, ctx, deps, now));
+      else changes.push(await grow(trx, open, d, severity, ctx, deps, now));
+      continue;
+    }
     const id = newAlertId(nowDate);
     const row: AlertRow = {
       id,
@@ -252,6 +255,17 @@ async function addEvidence(trx: Kysely<Database>, alertId: string, d: Detection,
     })
     .onConflict((oc) => oc.columns(['alert_id', 'record_id']).doNothing())
     .execute();
+}
+
+async function unsuppress(trx: Kysely<Database>, open: AlertRow, d: Detection, severity: Severity, ctx: TenantContext | undefined, deps: RecordDeps, now: string): Promise<AlertChange> {
+  const grown = await grow(trx, open, d, severity, ctx, { ...deps, config: { ...deps.config, notify: { ...deps.config.notify, routes: [], channels: [] } } }, now);
+  await trx.updateTable('alerts').set({ status: 'open', suppressed: 0, suppressed_reason: null, updated_at: now }).where('id', '=', open.id).execute();
+  await activity(trx, open.id, now, 'tenantwatch', 'unsuppressed', { recordId: d.recordId, was: open.suppressed_reason });
+  const row = await trx.selectFrom('alerts').selectAll().where('id', '=', open.id).executeTakeFirstOrThrow();
+  const view = viewOf(row, 'created', ctx?.name);
+  const notifications = await enqueueNotifications(trx, view, 'created', routeChannels(deps.config.notify, view), now);
+  if (notifications.length) await activity(trx, open.id, now, 'tenantwatch', 'notification-queued', { event: 'created', channels: notifications.length });
+  return { ...grown, severity: row.severity as Severity, suppressed: false, notifications };
 }
 
 async function grow(trx: Kysely<Database>, open: AlertRow, d: Detection, severity: Severity, ctx: TenantContext | undefined, deps: RecordDeps, now: string): Promise<AlertChange> {
