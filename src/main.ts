@@ -25,6 +25,8 @@ import { createDetector } from './detect/detector.ts';
 import { forPipeline } from './detect/pipeline-adapter.ts';
 import { createGeoLookup } from './enrich/geo.ts';
 import type { GeoLookup } from './enrich/geo.ts';
+import { createPollJobs } from './scale/jobs.ts';
+import { startBossScheduler, type Scheduler } from './scale/scheduler.ts';
 
 export type Role = 'all' | 'worker' | 'web';
 
@@ -43,6 +45,8 @@ export interface Service {
   stop(): Promise<void>;
   webUrl?: string;
   poller?: Poller;
+  /** PostgreSQL: the pg-boss scheduler (src/scale) this process sends or runs poll jobs through. */
+  scheduler?: Scheduler;
   store: Store;
 }
 
@@ -113,6 +117,8 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
 
   let poller: Poller | undefined;
   let dispatcher: Dispatcher | undefined;
+  let scheduler: Scheduler | undefined;
+  let schedulerRunsJobs = false;
   try {
     poller = createPoller({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook: worker ? webhook : undefined, ...opts.poller });
     let webUrl: string | undefined;
@@ -124,7 +130,23 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
         db: store.db,
         config,
         logger,
-        routes: [async (a) => registerIngestWebhook(a, { db: store.db, config, logger, registerNotified: (blobs) => p.registerNotified(blobs) })],
+        routes: [
+          async (a) =>
+            registerIngestWebhook(a, {
+              db: store.db,
+              config,
+              logger,
+              registerNotified: async (blobs) => {
+                const n = await p.registerNotified(blobs);
+                // Any worker fetches them: one poll job per announced tenant × content type.
+                if (scheduler && n > 0) {
+                  const keys = new Map(blobs.map((b) => [`${b.tenantId}|${b.contentType}`, { tenantId: b.tenantId, contentType: b.contentType }]));
+                  await scheduler.enqueue([...keys.values()]);
+                }
+                return n;
+              },
+            }),
+        ],
       });
       const { host, port } = parseListen(config.web.listen);
       const addr = await app.listen({ host, port });
@@ -132,8 +154,20 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
       stops.push(async () => app.close());
       logger.info({ url: addr }, 'web server listening');
     }
+    // PostgreSQL: pg-boss spreads poll jobs (tenant × content type) over every worker process; web
+    // processes only send jobs (webhook notifications). SQLite keeps the single process's poll loop.
+    if (store.dialect === 'postgres' && (web || (worker && opts.pollLoop !== false))) {
+      const jobs =
+        worker && opts.pollLoop !== false
+          ? createPollJobs({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook, owner: poller.owner, ...opts.poller })
+          : undefined;
+      const sch = await startBossScheduler({ url: config.store.url, db: store.db, config, logger, jobs, role: [...roles].join('+') });
+      scheduler = sch;
+      schedulerRunsJobs = !!jobs;
+      stops.push(async () => sch.stop());
+    }
     if (worker) {
-      if (opts.pollLoop !== false) poller.start();
+      if (opts.pollLoop !== false && !schedulerRunsJobs) poller.start();
       stops.push(async () => poller!.stop());
       const channels = createChannels(config.notify);
       dispatcher = startDispatcher({
@@ -150,6 +184,7 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
     return {
       webUrl,
       poller,
+      scheduler,
       store,
       stop: () =>
         (stopped ??= (async () => {

@@ -148,8 +148,11 @@ export function createPoller(deps: PollerDeps): Poller {
   const lastStart = new Map<string, number>();
 
   async function selectTenants(filter?: string[]): Promise<Array<{ tenantId: string; name: string }>> {
-    const rows = await db.selectFrom('tenants').select(['tenant_id', 'name', 'default_domain', 'enabled']).orderBy('tenant_id').execute();
     const want = (filter ?? []).map((f) => f.toLowerCase());
+    let q = db.selectFrom('tenants').select(['tenant_id', 'name', 'default_domain', 'enabled']);
+    // Narrowed in SQL when the filter is tenant ids (scale-out runs one job per tenant over thousands of tenants).
+    if (want.length && want.every((w) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(w))) q = q.where('tenant_id', 'in', [...want, ...(filter ?? [])]);
+    const rows = await q.orderBy('tenant_id').execute();
     return rows
       .filter((r) => (want.length ? want.some((w) => w === r.tenant_id.toLowerCase() || w === r.name.toLowerCase() || w === (r.default_domain ?? '').toLowerCase()) : Number(r.enabled) === 1))
       .map((r) => ({ tenantId: r.tenant_id, name: r.name }));

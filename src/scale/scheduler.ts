@@ -1,0 +1,300 @@
+// Work distribution. On PostgreSQL, pg-boss: every worker plans a cycle each ingest.pollIntervalSeconds by
+// inserting one poll job per tenant × content type into a `short`-policy queue keyed by tenant|contentType
+// (at most one queued per key, so N planning workers never pile jobs up), and consumes jobs with as many
+// slots as ingest.concurrency. A worker that dies leaves its jobs active until their expiry (the lease);
+// pg-boss then retries them with backoff; after the retries they land in the dead-letter queue, visible in
+// clusterStatus(). Web processes only send jobs (webhook notifications). On SQLite, one process: the same
+// job function runs from an in-process queue with the same keys and the same ordering.
+import PgBoss from 'pg-boss';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { nowIso } from '../store/db.ts';
+import type { Database } from '../store/schema.ts';
+import { isPollJob, planCycle, pollKey, POLL_DEAD_QUEUE, POLL_QUEUE, type PollJob, type PollJobs } from './jobs.ts';
+import { BOSS_SCHEMA_KEY, HEARTBEAT_MS, heartbeat, newBeat, pruneWorkers, unregister, type WorkerBeat } from './registry.ts';
+
+export interface Scheduler {
+  readonly kind: 'pg-boss' | 'in-process';
+  /** Asks for polls of these keys soon (a webhook notification announced content), from any process. */
+  enqueue(jobs: PollJob[]): Promise<number>;
+  /** Plans one cycle now (every enabled tenant × content type). */
+  planNow(): Promise<number>;
+  /** Resolves when nothing is queued or running (tests, the benchmark). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SchedulerOptions {
+  db: Kysely<Database>;
+  config: Readonly<Config>;
+  logger: Logger;
+  /** Absent on web-only processes: they send jobs and run none. */
+  jobs?: PollJobs;
+  role: string;
+  /** Owner id in the registry (defaults to the jobs' owner). */
+  owner?: string;
+  /** Run the planning loop (default true when jobs are run here). */
+  plan?: boolean;
+  /** How long a running job is protected before pg-boss gives it to another worker (default 15 min). */
+  leaseSeconds?: number;
+  /** Retries of a failing job before it goes to the dead-letter queue (default 5), first delay (default 30 s, doubling). */
+  retryLimit?: number;
+  retryDelaySeconds?: number;
+  /** Job slots of this process (default ingest.concurrency). */
+  slots?: number;
+}
+
+/** The pg-boss schema of a store URL: `<schema>_boss` when the URL names a schema (tests), else `pgboss`. */
+export function bossTarget(url: string): { connectionString: string; schema: string } {
+  const u = new URL(url);
+  const storeSchema = u.searchParams.get('schema');
+  u.searchParams.delete('schema');
+  return { connectionString: u.toString(), schema: storeSchema ? `${storeSchema}_boss`.slice(0, 63) : 'pgboss' };
+}
+
+function errText(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).slice(0, 300);
+}
+
+function sleep(ms: number, signal: { wake?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.wake = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+}
+
+/** Shared by both schedulers: heartbeats and a planning loop. */
+function loops(o: SchedulerOptions, beat: WorkerBeat, plan: () => Promise<number>): { stop(): Promise<void> } {
+  let stopping = false;
+  const planSignal: { wake?: () => void } = {};
+  const beatSignal: { wake?: () => void } = {};
+  const beating = (async () => {
+    while (!stopping) {
+      await heartbeat(o.db, beat).catch((e) => o.logger.warn({ err: errText(e) }, 'heartbeat failed'));
+      await sleep(HEARTBEAT_MS, beatSignal);
+    }
+  })();
+  const planning =
+    o.plan === false || !o.jobs
+      ? Promise.resolve()
+      : (async () => {
+          while (!stopping) {
+            try {
+              const n = await plan();
+              o.logger.debug({ jobs: n }, 'poll cycle planned');
+              await pruneWorkers(o.db);
+            } catch (e) {
+              o.logger.warn({ err: errText(e) }, 'planning a poll cycle failed');
+            }
+            await sleep(o.config.ingest.pollIntervalSeconds * 1000, planSignal);
+          }
+        })();
+  return {
+    async stop() {
+      stopping = true;
+      planSignal.wake?.();
+      beatSignal.wake?.();
+      await Promise.all([beating, planning]);
+      await unregister(o.db, beat.owner).catch(() => {});
+    },
+  };
+}
+
+export async function startBossScheduler(o: SchedulerOptions & { url: string }): Promise<Scheduler> {
+  const target = bossTarget(o.url);
+  const runsJobs = !!o.jobs;
+  const boss = new PgBoss({
+    connectionString: target.connectionString,
+    schema: target.schema,
+    application_name: 'tenantwatch',
+    max: 4,
+    // Only workers run maintenance (expiring the jobs of dead workers, retries, archiving).
+    supervise: runsJobs,
+    schedule: false,
+    migrate: true,
+    maintenanceIntervalSeconds: 30,
+  });
+  // A dropped connection surfaces here; pg's pool opens a new one for the next query.
+  boss.on('error', (e) => o.logger.warn({ err: errText(e) }, 'pg-boss error'));
+  await boss.start();
+  const leaseSeconds = o.leaseSeconds ?? 15 * 60;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await boss.createQueue(POLL_DEAD_QUEUE, { name: POLL_DEAD_QUEUE, policy: 'standard' });
+      await boss.createQueue(POLL_QUEUE, {
+        name: POLL_QUEUE,
+        policy: 'short',
+        retryLimit: o.retryLimit ?? 5,
+        retryDelay: o.retryDelaySeconds ?? 30,
+        retryBackoff: true,
+        expireInSeconds: leaseSeconds,
+        deadLetter: POLL_DEAD_QUEUE,
+      });
+      break;
+    } catch (e) {
+      // Two processes creating the queue at the same moment: the loser sees a conflict; try again.
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
+  const stamp = nowIso(new Date());
+  await o.db
+    .insertInto('settings')
+    .values({ key: BOSS_SCHEMA_KEY, value: target.schema, updated_at: stamp })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: target.schema, updated_at: stamp }))
+    .execute();
+
+  const owner = o.owner ?? o.jobs?.owner ?? `web/${process.pid}`;
+  const beat = newBeat(owner, o.role, 'pg-boss');
+  const contentTypes = o.config.microsoft.contentTypes as readonly string[];
+
+  async function insert(jobs: PollJob[]): Promise<number> {
+    for (let i = 0; i < jobs.length; i += 500) {
+      await boss.insert(jobs.slice(i, i + 500).map((j) => ({ name: POLL_QUEUE, data: j, singletonKey: pollKey(j) })));
+    }
+    return jobs.length;
+  }
+  const plan = async (): Promise<number> => insert(await planCycle(o.db, contentTypes));
+
+  // The consumer: fetch as many jobs as there are free slots, run each, complete or fail it one by one.
+  let stopping = false;
+  const slots = Math.max(1, o.slots ?? o.config.ingest.concurrency);
+  const running = new Set<Promise<void>>();
+  const idleSignal: { wake?: () => void } = {};
+  const consuming = !runsJobs
+    ? Promise.resolve()
+    : (async () => {
+        while (!stopping) {
+          if (running.size >= slots) {
+            await Promise.race(running);
+            continue;
+          }
+          let fetched: Array<PgBoss.Job<object>> = [];
+          try {
+            fetched = await boss.fetch<object>(POLL_QUEUE, { batchSize: slots - running.size });
+          } catch (e) {
+            o.logger.warn({ err: errText(e) }, 'fetching poll jobs failed (store unreachable?)');
+          }
+          if (!fetched.length) {
+            await sleep(running.size ? 250 : 1000, idleSignal);
+            continue;
+          }
+          for (const job of fetched) {
+            const p = (async () => {
+              beat.running++;
+              try {
+                if (!isPollJob(job.data)) throw new Error('malformed poll job');
+                await o.jobs!.run(job.data);
+                await boss.complete(POLL_QUEUE, job.id).catch((e) => o.logger.warn({ err: errText(e) }, 'completing a job failed'));
+                beat.jobsDone++;
+              } catch (e) {
+                beat.jobsFailed++;
+                o.logger.warn({ job: job.data, err: errText(e) }, 'poll job failed (retried with backoff)');
+                await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => {});
+              } finally {
+                beat.running--;
+              }
+            })();
+            running.add(p);
+            void p.finally(() => running.delete(p));
+          }
+        }
+      })();
+
+  const background = loops(o, beat, plan);
+  return {
+    kind: 'pg-boss',
+    enqueue: insert,
+    planNow: plan,
+    async idle() {
+      for (;;) {
+        const queued = await boss.getQueueSize(POLL_QUEUE);
+        if (queued === 0 && running.size === 0) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async stop() {
+      stopping = true;
+      idleSignal.wake?.();
+      await o.jobs?.stop();
+      await consuming;
+      await Promise.allSettled([...running]);
+      await background.stop();
+      await boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch(() => {});
+    },
+  };
+}
+
+/** SQLite (one process): the same jobs, keys and ordering from an in-process queue. */
+export function startLocalScheduler(o: SchedulerOptions): Scheduler {
+  if (!o.jobs) throw new Error('the in-process scheduler runs jobs');
+  const jobs = o.jobs;
+  const beat = newBeat(o.owner ?? jobs.owner, o.role, 'in-process');
+  const queue: PollJob[] = [];
+  const queuedKeys = new Set<string>();
+  const slots = Math.max(1, o.slots ?? o.config.ingest.concurrency);
+  let active = 0;
+  let stopping = false;
+  const waiters: Array<() => void> = [];
+  const contentTypes = o.config.microsoft.contentTypes as readonly string[];
+
+  function settle(): void {
+    beat.queued = queue.length;
+    beat.running = active;
+    if (queue.length === 0 && active === 0) while (waiters.length) waiters.shift()!();
+  }
+  function pump(): void {
+    while (!stopping && active < slots && queue.length) {
+      const job = queue.shift()!;
+      queuedKeys.delete(pollKey(job));
+      active++;
+      void jobs
+        .run(job)
+        .then(
+          () => void beat.jobsDone++,
+          (e) => {
+            beat.jobsFailed++;
+            o.logger.warn({ job, err: errText(e) }, 'poll job failed (retried next cycle)');
+          },
+        )
+        .finally(() => {
+          active--;
+          pump();
+          settle();
+        });
+    }
+    settle();
+  }
+  async function enqueue(list: PollJob[]): Promise<number> {
+    let n = 0;
+    for (const j of list) {
+      if (queuedKeys.has(pollKey(j))) continue;
+      queuedKeys.add(pollKey(j));
+      queue.push(j);
+      n++;
+    }
+    pump();
+    return n;
+  }
+  const plan = async (): Promise<number> => enqueue(await planCycle(o.db, contentTypes));
+  const background = loops(o, beat, plan);
+  return {
+    kind: 'in-process',
+    enqueue,
+    planNow: plan,
+    idle: () => (queue.length === 0 && active === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
+    async stop() {
+      stopping = true;
+      queue.length = 0;
+      queuedKeys.clear();
+      await jobs.stop();
+      while (active > 0) await new Promise((r) => setTimeout(r, 50));
+      settle();
+      await background.stop();
+    },
+  };
+}
