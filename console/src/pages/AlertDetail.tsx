@@ -93,12 +93,25 @@ function Remediate({ alert, me, onDone }: { alert: AlertDetail; me: Me; onDone: 
   const [result, setResult] = useState<{ runId: string; status?: string; steps: StepResult[]; newPassword?: string } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const title = (id: string) => catalogue.find((c) => c.id === id)?.title ?? REMEDIATION_STEPS.find((x) => x.id === id)?.label;
+  const [progress, setProgress] = useState<StepResult[]>([]);
   const run = async () => {
     setConfirming(false);
     setError(null);
     setResult(null);
+    setProgress([]);
     const steps = order(chosen);
     setRunning(steps);
+    // Live step results: the playbook records each step as it finishes; poll the run while it goes.
+    const started = new Date(Date.now() - 5000).toISOString();
+    const timer = window.setInterval(() => {
+      get<{ items: Array<{ id: string; status: string; startedAt: string; steps: StepResult[] }> }>(`/api/remediations?alertId=${encodeURIComponent(alert.id)}&limit=1`).then(
+        (r) => {
+          const latest = r.items[0];
+          if (latest && latest.status === 'running' && latest.startedAt >= started) setProgress(latest.steps ?? []);
+        },
+        () => {},
+      );
+    }, 400);
     try {
       const r = await post<{ runId: string; status: string; steps: StepResult[]; newPassword?: string }>(`/api/alerts/${encodeURIComponent(alert.id)}/remediate`, { steps });
       setResult(r);
@@ -106,10 +119,12 @@ function Remediate({ alert, me, onDone }: { alert: AlertDetail; me: Me; onDone: 
     } catch (e) {
       setError(e);
     } finally {
+      window.clearInterval(timer);
       setRunning(null);
     }
   };
-  const shown: StepResult[] = result?.steps ?? (running ?? []).map((s) => ({ step: s, status: 'running', detail: 'in progress…' }));
+  const shown: StepResult[] =
+    result?.steps ?? (running ?? []).map((s) => progress.find((p) => p.step === s) ?? { step: s, status: 'running', detail: 'in progress…' });
   return (
     <Card title="Secure and Remediate" id="remediate-title">
       {!allowed && (
