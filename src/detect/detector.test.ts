@@ -74,7 +74,7 @@ describe('the detector', () => {
 
   it('escapes nothing but strips control characters and bounds the summary', () => {
     const [d] = createDetector({ pack }).evaluate(fwd(`drop@x.org`, { UserId: 'a\nb\u0000c'.repeat(200) }), ctx);
-    expect(d.summary).not.toMatch(/[\n\u0000]/);
+    expect(d.summary.includes('\n') || d.summary.includes('\u0000')).toBe(false);
     expect(d.summary.length).toBeLessThanOrEqual(501);
   });
 

@@ -117,7 +117,7 @@ describe('hiding score', () => {
   });
 
   it('never reaches the alert threshold on one signal alone', () => {
-    for (const params of [{ Name: '.' }, { Name: 'a', MoveToFolder: 'RSS Feeds' }, { Name: 'Newsletters', MarkAsRead: 'True' }, { Name: 'Facturas', SubjectContainsWords: 'invoice' }, { Name: 'Sec', SubjectContainsWords: 'phishing' }]) {
+    for (const params of <Array<Record<string, string>>>[{ Name: '.' }, { Name: 'a', MoveToFolder: 'RSS Feeds' }, { Name: 'Newsletters', MarkAsRead: 'True' }, { Name: 'Facturas', SubjectContainsWords: 'invoice' }, { Name: 'Sec', SubjectContainsWords: 'phishing' }]) {
       expect(score(params).score).toBeLessThan(4);
     }
   });
