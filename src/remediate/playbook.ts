@@ -334,21 +334,30 @@ export async function runRemediation(deps: PlaybookDeps, req: RunRequest): Promi
     ind: indicatorsOf([req.alert, ...(req.related ?? [])]), secrets: [],
   };
   const results: StepResult[] = [];
-  for (const [i, step] of steps.entries()) {
-    const s0 = clock();
-    let out: Outcome;
-    try {
-      out = await STEPS[step](ctx);
-    } catch (e) {
-      const err = stepError(e, ctx.secrets);
-      if (step === 'reset-password' && isPermissionError(err)) err.fix = PASSWORD_FIX;
-      out = { status: 'failed', detail: `${stepSpec(step).title} failed: ${err.message}`, target: ctx.upn, error: err, undoable: false };
+  try {
+    await runSteps();
+  } catch (e) {
+    // The store failed mid-run: the run must not stay "running" in the log.
+    await finishRun(deps.db, runId, 'failed', clock()).catch(() => {});
+    throw e;
+  }
+  async function runSteps(): Promise<void> {
+    for (const [i, step] of steps.entries()) {
+      const s0 = clock();
+      let out: Outcome;
+      try {
+        out = await STEPS[step](ctx);
+      } catch (e) {
+        const err = stepError(e, ctx.secrets);
+        if (step === 'reset-password' && isPermissionError(err)) err.fix = PASSWORD_FIX;
+        out = { status: 'failed', detail: `${stepSpec(step).title} failed: ${err.message}`, target: ctx.upn, error: err, undoable: false };
+      }
+      const r: StepResult = { step, ...out, detail: redactAll(out.detail, ctx.secrets), startedAt: s0, finishedAt: clock() };
+      results.push(r);
+      await insertStep(deps.db, runId, i, r);
+      deps.logger?.info({ runId, alertId: req.alert.id, step, status: r.status }, 'remediation step');
+      req.onStep?.(r);
     }
-    const r: StepResult = { step, ...out, detail: redactAll(out.detail, ctx.secrets), startedAt: s0, finishedAt: clock() };
-    results.push(r);
-    await insertStep(deps.db, runId, i, r);
-    deps.logger?.info({ runId, alertId: req.alert.id, step, status: r.status }, 'remediation step');
-    req.onStep?.(r);
   }
   const status = runStatus(results, dry);
   const finishedAt = clock();
