@@ -106,7 +106,7 @@ describe('the console in Chromium', () => {
     expect(mailbox.inboxRules.filter((r) => r.forwardTo.length === 0).every((r) => r.enabled)).toBe(true);
   }, 120_000);
 
-  it('shows the run in the remediation log and the tenants with their health', async () => {
+  it('shows the run in the remediation log, the tenants with their health, the notifications and the settings', async () => {
     await page.getByRole('link', { name: 'Remediation log', exact: true }).click();
     const log = page.getByTestId('remediations');
     await log.waitFor();
@@ -123,6 +123,11 @@ describe('the console in Chromium', () => {
     await page.getByRole('link', { name: 'Notifications', exact: true }).click();
     await page.getByTestId('notifications').waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'notifications.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.getByRole('button', { name: 'Send a test message through demo-inbox' }).click();
+    await page.getByText('test message sent').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'settings.png'), fullPage: true });
   }, 60_000);
 
   it('renders an injected <img onerror> rule name as inert text that never executes', async () => {

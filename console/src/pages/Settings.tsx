@@ -204,14 +204,14 @@ function Exclusions({ admin, tenants }: { admin: boolean; tenants: Tenant[] }) {
               ))}
             </select>
           </Field>
-          <Field label="User" id="ex-user">
-            <input id="ex-user" value={form.user} onChange={(e) => setForm({ ...form, user: e.target.value })} placeholder="jane@contoso.com" />
+          <Field label="User" id="ex-user" help="e.g. jane@contoso.com">
+            <input id="ex-user" value={form.user} onChange={(e) => setForm({ ...form, user: e.target.value })} aria-describedby="ex-user-help" />
           </Field>
-          <Field label="Destination" id="ex-dest">
-            <input id="ex-dest" value={form.destination} onChange={(e) => setForm({ ...form, destination: e.target.value })} placeholder="*@partner.example" />
+          <Field label="Destination" id="ex-dest" help="address or *@domain">
+            <input id="ex-dest" value={form.destination} onChange={(e) => setForm({ ...form, destination: e.target.value })} aria-describedby="ex-dest-help" />
           </Field>
-          <Field label="IP range" id="ex-ip">
-            <input id="ex-ip" value={form.ipRange} onChange={(e) => setForm({ ...form, ipRange: e.target.value })} placeholder="203.0.113.0/24" />
+          <Field label="IP range" id="ex-ip" help="address or CIDR">
+            <input id="ex-ip" value={form.ipRange} onChange={(e) => setForm({ ...form, ipRange: e.target.value })} aria-describedby="ex-ip-help" />
           </Field>
           <Field label="Reason" id="ex-reason">
             <input id="ex-reason" value={form.reason} onChange={(e) => setForm({ ...form, reason: e.target.value })} required />
