@@ -1,6 +1,7 @@
 // Migrations through Kysely's migrator, one step per transaction so that a failure half-way leaves the
 // earlier steps applied and recorded, and reports which step failed.
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { isPostgres } from './portable.ts';
 import type { Db } from './db.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 
@@ -20,17 +21,25 @@ function provider(migrations: Record<string, Migration>): MigrationProvider {
   return { getMigrations: async () => migrations };
 }
 
-function migrator(db: Db, migrations: Record<string, Migration>): Migrator {
-  return new Migrator({ db, provider: provider(migrations) });
+// Kysely looks for its bookkeeping table across every schema it can see; on PostgreSQL pin it to the
+// connection's own schema so that stores living in sibling schemas (one per test run, one per
+// deployment) never mistake each other's table for their own.
+async function migrator(db: Db, migrations: Record<string, Migration>): Promise<Migrator> {
+  let migrationTableSchema: string | undefined;
+  if (isPostgres(db)) {
+    const r = await sql<{ s: string }>`select current_schema() as s`.execute(db);
+    migrationTableSchema = r.rows[0]?.s;
+  }
+  return new Migrator({ db, provider: provider(migrations), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
 }
 
 export async function migrationStatus(db: Db, migrations: Record<string, Migration> = MIGRATIONS): Promise<StepResult[]> {
-  const infos = await migrator(db, migrations).getMigrations();
+  const infos = await (await migrator(db, migrations)).getMigrations();
   return infos.map((m) => ({ name: m.name, status: m.executedAt ? 'already-applied' : 'pending' }));
 }
 
 export async function migrateToLatest(db: Db, migrations: Record<string, Migration> = MIGRATIONS): Promise<MigrateReport> {
-  const m = migrator(db, migrations);
+  const m = await migrator(db, migrations);
   const steps: StepResult[] = [];
   const before = await m.getMigrations();
   for (const info of before) if (info.executedAt) steps.push({ name: info.name, status: 'already-applied' });
