@@ -242,7 +242,25 @@ export function createIdentity(deps: IdentityDeps): Identity {
     });
 
     const tokenHandler = (v1: boolean) => async (req: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply) => {
-      const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, string | undefined>;
+      const body = { ...((req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, string | undefined>) };
+      // client_secret_basic (advertised in the metadata; RFC 6749 §2.3.1): HTTP Basic with the
+      // form-urlencoded client id and secret, as OAuth libraries such as oauthlib/authlib send by default.
+      const basic = /^Basic\s+([A-Za-z0-9+/=]{1,4096})$/i.exec(String(req.headers.authorization ?? ''));
+      if (basic && body.client_secret === undefined && body.client_assertion === undefined) {
+        const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon > 0) {
+          const dec = (v: string) => {
+            try {
+              return decodeURIComponent(v.replace(/\+/g, ' '));
+            } catch {
+              return v;
+            }
+          };
+          body.client_id ??= dec(decoded.slice(0, colon));
+          body.client_secret = dec(decoded.slice(colon + 1));
+        }
+      }
       const seg = req.params.tenant;
       (req as { simResource?: string }).simResource = v1 ? body.resource : body.scope;
       if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {

@@ -17,7 +17,7 @@ const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 const DAY = 24 * 3600_000;
 
 export const AF_MESSAGES: Record<string, string> = {
-  AF10001: 'The permission set ({0}) sent in the request does not include the expected permission.',
+  AF10001: 'The permission set ({0}) sent in the request did not include the expected permission ActivityFeed.Read.',
   AF20001: 'Missing parameter: {0}.',
   AF20002: 'Invalid parameter type: {0}. Expected type: {1}',
   AF20003: 'Expiration {0} provided is set to past date and time.',
@@ -35,7 +35,7 @@ export const AF_MESSAGES: Record<string, string> = {
   AF20051: 'Content requested with the key {0} has already expired. Content older than 7 days cannot be retrieved.',
   AF20052: 'Content ID {0} in the URL is invalid.',
   AF20053: 'Only one language may be present in the Accept-Language header.',
-  AF20054: 'Invalid syntax in the Accept-Language header.',
+  AF20054: 'Invalid syntax in Accept-Language header.',
   AF20055: 'Start time and end time must both be specified (or both omitted) and must be less than or equal to 24 hours apart, with the start time prior to end time and start time no more than 7 days in the past.',
   AF429: 'Too many requests. Method={0}, PublisherId={1}',
   AF50000: 'An internal error occurred. Retry the request.',
@@ -58,6 +58,11 @@ export function parseApiTime(v: string): number | undefined {
   const back = new Date(ms);
   if (back.getUTCFullYear() !== +y! || back.getUTCMonth() !== +mo! - 1 || back.getUTCDate() !== +d! || +h > 23 || +mi > 59 || +s > 59) return undefined;
   return ms;
+}
+
+/** A time in the reference's `YYYY-MM-DDTHH:MM:SS` form (UTC). */
+export function apiTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
 }
 
 export interface ManagementDeps {
@@ -164,18 +169,23 @@ export function registerManagement(app: FastifyInstance, deps: ManagementDeps): 
       return undefined;
     }
     if (sub.status !== 'enabled') {
-      afError(reply, 400, 'AF20023', 'the tenant or service administrator (the subscription is stopped)');
+      afError(reply, 400, 'AF20023', 'a tenant admin');
       return undefined;
     }
     return sub;
   }
 
   /** Window rules: both or neither; ≤ 24 h; start ≤ 7 days back; start < end. */
-  function windowOf(req: Req, reply: FastifyReply): { start: number; end: number; startRaw?: string; endRaw?: string } | undefined {
+  function windowOf(req: Req, reply: FastifyReply): { start: number; end: number; startRaw: string; endRaw: string } | undefined {
     const startRaw = q(req, 'startTime');
     const endRaw = q(req, 'endTime');
     const now = deps.now();
-    if (startRaw === undefined && endRaw === undefined) return { start: now - DAY, end: now };
+    // Neither given: the 24 hours before the request. Paging then names that window explicitly
+    // ("they will be set to reflect the 24-hour interval that preceded the original request").
+    if (startRaw === undefined && endRaw === undefined) {
+      const end = Math.floor(now / 1000) * 1000 + 1000; // whole seconds, never cutting off this second's content
+      return { start: end - DAY, end, startRaw: apiTime(end - DAY), endRaw: apiTime(end) };
+    }
     if (startRaw === undefined || endRaw === undefined || startRaw === '' || endRaw === '') {
       afError(reply, 400, 'AF20030');
       return undefined;
@@ -280,7 +290,7 @@ export function registerManagement(app: FastifyInstance, deps: ManagementDeps): 
     });
 
     app.get(`${root}/subscriptions/content`, async (req: Req, reply) => {
-      const g = gate(req, reply, 'ListContent', q(req, 'contentType'));
+      const g = gate(req, reply, 'GetContents', q(req, 'contentType'));
       if (!g) return reply;
       const contentType = contentTypeParam(req, reply);
       if (!contentType) return reply;
@@ -299,10 +309,8 @@ export function registerManagement(app: FastifyInstance, deps: ManagementDeps): 
       if (items.length > size) {
         const next = items[size]!;
         const params = new URLSearchParams({ contentType });
-        if (w.startRaw !== undefined && w.endRaw !== undefined) {
-          params.set('startTime', w.startRaw);
-          params.set('endTime', w.endRaw);
-        }
+        params.set('startTime', w.startRaw);
+        params.set('endTime', w.endRaw);
         params.set('nextPage', pageToken(next));
         reply.header('NextPageUri', `${deps.baseUrl()}/api/v1/${g.tenant.id}/activity/feed/subscriptions/content?${params.toString()}`);
         items = items.slice(0, size);
