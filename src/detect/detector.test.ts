@@ -114,3 +114,19 @@ describe('the detector', () => {
     expect(matchingExclusion([{ user: 'jane@contoso.com', expiresAt: '2025-01-01T00:00:00Z' }], d)).toBeUndefined();
   });
 });
+
+describe('mail contacts created in the log', () => {
+  it('resolve a later ForwardingAddress, and the contact key is preloaded', async () => {
+    const { loadRulePackFromDirs } = await import('../../rules/index.ts');
+    const det = createDetector({ pack: loadRulePackFromDirs().pack });
+    const h = createMemoryHistory();
+    const contact = rec({ Operation: 'New-MailContact', Parameters: [{ Name: 'Name', Value: 'Backup Box' }, { Name: 'ExternalEmailAddress', Value: 'SMTP:backup@mail.example.net' }] });
+    expect(det.handles('New-MailContact')).toBe(true);
+    expect(det.historyKeys(contact, ctx)).toContainEqual({ tenantId: 't', key: 'contact:backup box' });
+    det.evaluate(contact, ctx, h);
+    const fwdRec = rec({ Operation: 'Set-Mailbox', Parameters: [{ Name: 'Identity', Value: 'jane' }, { Name: 'ForwardingAddress', Value: 'backup box' }] });
+    expect(det.historyKeys(fwdRec, ctx)).toContainEqual({ tenantId: 't', key: 'contact:backup box' });
+    const ds = det.evaluate(fwdRec, ctx, h);
+    expect(ds.map((d) => [d.ruleId, d.target])).toEqual([['mailbox-forwarding-external', 'backup@mail.example.net']]);
+  });
+});

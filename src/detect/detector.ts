@@ -3,8 +3,8 @@
 // and updated after the record. Pure and synchronous.
 import { SEVERITIES, severityRank, type Detection, type Severity, type TenantContext } from '../model.ts';
 import { FACT_INDEX, externalDestinations, factValue, forwarding, inboxRule, signin, type FactEnv, type FactValue } from './facts/index.ts';
-import { recordDestinations, recordSignin, type GeoLookup } from './facts/signin.ts';
-import { CROSS_TENANT, destinationKey, signinKey, type History, type HistoryKey } from './history.ts';
+import { contactFromRecord, isContactOperation, recordContact, recordDestinations, recordSignin, type GeoLookup } from './facts/signin.ts';
+import { CROSS_TENANT, contactKey, destinationKey, signinKey, type History, type HistoryKey } from './history.ts';
 import type { NormalizedRecord } from './record.ts';
 import type { Condition, Rule, RuleOverride, RulePack } from './rule-schema.ts';
 
@@ -263,6 +263,7 @@ export function createDetector(opts: DetectorOptions): Detector {
       const dests = externalDestinations(env);
       if (dests.length > 0) recordDestinations(rec, dests, history);
     }
+    if (isContactOperation(op)) recordContact(rec, history);
   }
 
   function newEnv(rec: NormalizedRecord, ctx: TenantContext | undefined, history: History | undefined): FactEnv {
@@ -287,7 +288,7 @@ export function createDetector(opts: DetectorOptions): Detector {
       let h = handled.get(operation);
       if (h === undefined) {
         const op = operation.trim();
-        h = index.has(op) || index.has(op.toLowerCase()) || op.toLowerCase() === SIGNIN_SUCCESS || FORWARDING_OPS.has(op.toLowerCase());
+        h = index.has(op) || index.has(op.toLowerCase()) || op.toLowerCase() === SIGNIN_SUCCESS || FORWARDING_OPS.has(op.toLowerCase()) || isContactOperation(op);
         if (handled.size < 4096) handled.set(operation, h);
       }
       return h;
@@ -295,8 +296,11 @@ export function createDetector(opts: DetectorOptions): Detector {
     evaluate(rec, ctx, history) {
       const list = candidates(rec);
       if (!list) {
-        // No rule can match; history may still learn from a sign-in.
-        if (history && rec.succeeded && rec.operation.toLowerCase() === SIGNIN_SUCCESS) update(reuse(rec, ctx, history), history);
+        // No rule can match; history may still learn from a sign-in or a new mail contact.
+        if (history && rec.succeeded) {
+          const op = rec.operation.toLowerCase();
+          if (op === SIGNIN_SUCCESS || isContactOperation(op)) update(reuse(rec, ctx, history), history);
+        }
         return EMPTY;
       }
       const env = reuse(rec, ctx, history);
@@ -337,9 +341,14 @@ export function createDetector(opts: DetectorOptions): Detector {
         const ir = inboxRule(env);
         const fw = forwarding(env);
         const addrs = new Set<string>();
-        for (const r of [...(ir?.recipients ?? []), ...(fw?.targets ?? [])]) if (r.address) addrs.add(r.address);
+        for (const r of [...(ir?.recipients ?? []), ...(fw?.targets ?? [])]) {
+          if (r.address) addrs.add(r.address);
+          else if (r.kind === 'name') keys.push({ tenantId: rec.tenantId, key: contactKey(r.raw) });
+        }
         for (const a of addrs) keys.push({ tenantId: CROSS_TENANT, key: destinationKey(a) });
       }
+      const contact = contactFromRecord(rec);
+      if (contact) for (const n of contact.names) keys.push({ tenantId: rec.tenantId, key: contactKey(n) });
       return keys;
     },
   };

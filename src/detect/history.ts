@@ -45,6 +45,11 @@ export function destinationKey(address: string): string {
   return `dest:${address.toLowerCase()}`;
 }
 
+/** A mail contact created in the audit log: its name/alias → external address (resolves ForwardingAddress). */
+export function contactKey(name: string): string {
+  return `contact:${name.trim().toLowerCase()}`;
+}
+
 const SIGNIN_OPS = new Set(['userloggedin', 'userloginfailed']);
 export function isSigninOperation(op: string): boolean {
   return SIGNIN_OPS.has(op.toLowerCase());

@@ -4,11 +4,11 @@ import type { TenantContext } from '../../model.ts';
 import type { History } from '../history.ts';
 import { isSigninOperation } from '../history.ts';
 import type { NormalizedRecord } from '../record.ts';
-import { externality, recipientLabel, type Recipient } from './addresses.ts';
+import { externality, parseSmtp, recipientLabel, type Recipient } from './addresses.ts';
 import { consentFacts, isServiceActor, mfaChange, passwordReset, roleAdd } from './entra.ts';
 import { deletesAll, hidingScore, inboxRuleFacts } from './inbox-rule.ts';
 import { mailboxForwarding, permissionGrant, transportRuleRecipients } from './mailbox.ts';
-import { sharedDestinationUsers, signinFacts, type GeoLookup } from './signin.ts';
+import { contactAddress, sharedDestinationUsers, signinFacts, type GeoLookup } from './signin.ts';
 
 export type FactValue = boolean | number | string | string[] | undefined;
 export type FactType = 'boolean' | 'number' | 'string' | 'string[]';
@@ -35,8 +35,29 @@ function once<T>(env: FactEnv, key: string, fn: () => T): T {
   return v;
 }
 
-export const inboxRule = (env: FactEnv) => once(env, '#inboxRule', () => inboxRuleFacts(env.rec, env.ctx));
-export const forwarding = (env: FactEnv) => once(env, '#forwarding', () => mailboxForwarding(env.rec, env.ctx));
+/** Names the tenant context cannot resolve may name a mail contact created earlier in the log. */
+function resolveContacts(rs: Recipient[] | undefined, env: FactEnv): void {
+  if (!rs || !env.history) return;
+  for (const r of rs) {
+    if (r.kind !== 'name' || r.address) continue;
+    const a = contactAddress(env.rec, r.raw, env.history);
+    const smtp = a ? parseSmtp(a) : undefined;
+    if (smtp) Object.assign(r, { address: smtp.address, domain: smtp.domain, resolvedFrom: r.raw, recipientType: 'MailContact (created in the audit log)' });
+  }
+}
+
+export const inboxRule = (env: FactEnv) =>
+  once(env, '#inboxRule', () => {
+    const f = inboxRuleFacts(env.rec, env.ctx);
+    resolveContacts(f?.recipients, env);
+    return f;
+  });
+export const forwarding = (env: FactEnv) =>
+  once(env, '#forwarding', () => {
+    const f = mailboxForwarding(env.rec, env.ctx);
+    resolveContacts(f?.targets, env);
+    return f;
+  });
 const transport = (env: FactEnv) => once(env, '#transport', () => transportRuleRecipients(env.rec, env.ctx));
 const grant = (env: FactEnv) => once(env, '#grant', () => permissionGrant(env.rec));
 const consent = (env: FactEnv) => once(env, '#consent', () => consentFacts(env.rec));
@@ -113,6 +134,7 @@ export const FACTS: readonly FactDef[] = [
   { name: 'permissionGrantMailbox', type: 'string', description: 'the mailbox (or folder) the permission is on', compute: (e) => { const g = grant(e); return g ? (g.folder ? `${g.mailbox}:\\${g.folder}` : g.mailbox) : ''; } },
   { name: 'permissionGrantBySelf', type: 'boolean', description: 'the mailbox owner grants access themselves', compute: (e) => !!grant(e)?.bySelf },
   { name: 'permissionGrantToEveryone', type: 'boolean', description: 'granted to Default / Anonymous', compute: (e) => !!grant(e)?.everyone },
+  { name: 'permissionGrantOnSharedMailbox', type: 'boolean', description: 'the mailbox is one of the tenant\'s shared/room/equipment mailboxes (routine delegation)', compute: (e) => { const g = grant(e); if (!g || !e.ctx) return false; const m = g.mailbox.trim().toLowerCase(); return e.ctx.recipients.some((r) => /shared|room|equipment/i.test(r.type) && (r.identity.toLowerCase() === m || r.address.toLowerCase() === m || r.address.toLowerCase().split('@')[0] === m)); } },
   { name: 'permissionGrantTrusteeExternal', type: 'boolean', description: 'the trustee is an address outside the accepted domains', compute: (e) => { const g = grant(e); if (!g) return false; const at = g.trustee.lastIndexOf('@'); return at > 0 && externality({ raw: g.trustee, kind: 'smtp', domain: g.trustee.slice(at + 1).toLowerCase(), address: g.trustee.toLowerCase() }, e.ctx) === 'external'; } },
   // --- consent
   { name: 'consentScopes', type: 'string[]', description: 'delegated scopes consented to', compute: (e) => consent(e)?.scopes ?? [] },

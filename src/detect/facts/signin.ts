@@ -8,6 +8,7 @@ import {
   MAX_DEST_ENTRIES,
   MAX_IPS,
   SHARED_WINDOW_MS,
+  contactKey,
   destinationKey,
   pruneMap,
   signinKey,
@@ -130,4 +131,39 @@ export function recordDestinations(rec: NormalizedRecord, addresses: readonly st
     kept.push({ t: rec.tenantId, u: me, at: rec.time });
     history.set(CROSS_TENANT, destinationKey(a), { e: kept.slice(-MAX_DEST_ENTRIES) });
   }
+}
+
+const CONTACT_OPS = new Set(['new-mailcontact', 'set-mailcontact', 'new-mailuser', 'set-mailuser']);
+export function isContactOperation(op: string): boolean {
+  return CONTACT_OPS.has(op.toLowerCase());
+}
+
+/** The names (Name, Alias, DisplayName, Identity) and external address of a New-/Set-MailContact record. */
+export function contactFromRecord(rec: NormalizedRecord): { names: string[]; address: string } | undefined {
+  if (!isContactOperation(rec.operation) || !rec.succeeded) return undefined;
+  let address = '';
+  const names: string[] = [];
+  for (const p of rec.parameters) {
+    const n = p.name.toLowerCase();
+    const v = p.value.trim();
+    if (!v) continue;
+    if (n === 'externalemailaddress') address = v.replace(/^smtp:/i, '').toLowerCase();
+    else if ((n === 'name' || n === 'alias' || n === 'displayname' || n === 'identity') && v.length <= 256 && names.length < 8) names.push(v);
+  }
+  if (!address || !address.includes('@') || names.length === 0) return undefined;
+  return { names, address: address.slice(0, 320) };
+}
+
+/** Remembers a contact's names → its external address. */
+export function recordContact(rec: NormalizedRecord, history: History): void {
+  const c = contactFromRecord(rec);
+  if (!c) return;
+  for (const n of c.names) history.set(rec.tenantId, contactKey(n), c.address);
+}
+
+/** A contact address remembered from the audit log for a name, if any. */
+export function contactAddress(rec: NormalizedRecord, name: string, history: History | undefined): string | undefined {
+  if (!history) return undefined;
+  const v = history.get(rec.tenantId, contactKey(name));
+  return typeof v === 'string' ? v : undefined;
 }
