@@ -18,7 +18,7 @@ const SIM_IMPORT = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/node_modules/**', 'console/dist/**', 'dist/**', 'test-results/**', 'packages/*/node_modules/**', 'test/fixtures/lint/**'] },
+  { ignores: ['node_modules/**', '**/node_modules/**', 'console/dist/**', 'dist/**', 'test-results/**', 'packages/*/node_modules/**', 'packages/*/dist/**', 'test/fixtures/lint/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
