@@ -464,7 +464,8 @@ const SEV_PAD: Record<string, string> = { informational: 'info', low: 'low', med
 
 function tableRow(d: Detection, width: number): string {
   const summary = d.summary.length > width ? d.summary.slice(0, width - 1) + '…' : d.summary;
-  return `${d.occurredAt.slice(0, 19).replace('T', ' ')}  ${(SEV_PAD[d.severity] ?? d.severity).padEnd(5)} ${d.attempt ? '(try) ' : ''}${d.behaviour.padEnd(28)} ${summary}\n`;
+  const sev = `${SEV_PAD[d.severity] ?? d.severity}${d.attempt ? ' try' : ''}`;
+  return `${d.occurredAt.slice(0, 19).replace('T', ' ')}  ${sev.padEnd(9)} ${d.behaviour.padEnd(28)} ${summary}\n`;
 }
 
 /** Runs a replay; returns its summary (the caller prints it and picks the exit code). */
@@ -554,7 +555,8 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo): Promise<Repl
   }
   const fallbackContexts = new Map<string, TenantContext>();
   const noContext = new Set<string>();
-  const width = Math.max(40, ((io.stdout as NodeJS.WriteStream).columns ?? 160) - 50);
+  const width = Math.max(40, ((io.stdout as NodeJS.WriteStream).columns ?? 160) - 60);
+  if (opts.output === 'table') io.stdout.write(`${'time (UTC)'.padEnd(21)}${'severity'.padEnd(10)}${'behaviour'.padEnd(29)}summary\n`);
   for await (const e of buffer.drain()) {
     const rec = e.r;
     let ctx = contexts.get(rec.tenantId);
