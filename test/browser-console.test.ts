@@ -89,7 +89,7 @@ describe('the console in Chromium', () => {
     const statuses = await results.evaluateAll((els) => els.map((e) => [e.getAttribute('data-step'), e.getAttribute('data-status')]));
     expect(statuses).toEqual(defaults.map((s) => [s, 'succeeded']));
     await page.locator('.secret-once').filter({ hasText: 'New password for' }).waitFor();
-    await page.screenshot({ path: path.join(SHOTS, 'alert-detail.png'), fullPage: true, mask: [page.locator('.secret-once code')] });
+    await page.screenshot({ path: path.join(SHOTS, 'alert-detail.png'), fullPage: true, mask: [page.locator('.secret-once code')], maskColor: '#c9ced6' });
 
     const state = (await demo.simState()) as SimState;
     const jane = state.users.find((u) => u.upn === DEMO.user)!;

@@ -67,6 +67,16 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new OperatorError('TW_USAGE', { detail: `port ${port} is ${e.code === 'EADDRINUSE' ? 'in use' : `not available (${e.code})`}; choose another with --port, or --port 0` })),
+    );
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -261,11 +271,14 @@ export function registerDemo(program: Command): void {
     .action(
       action(async (o: { port: number; scenario: string; keep?: boolean; delay: number }) => {
         if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new OperatorError('TW_USAGE', { detail: '--port must be 0-65535' });
+        // Ctrl-C during start-up still stops the simulator: the handler is there before anything starts.
+        let stopRequested!: () => void;
+        const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
+        process.once('SIGINT', () => stopRequested());
+        process.once('SIGTERM', () => stopRequested());
+        if (o.port > 0) await assertPortFree(o.port);
         const demo = await startDemo({ port: o.port, scenario: o.scenario, keep: o.keep, delaySeconds: o.delay });
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-        });
+        await stopping;
         process.stdout.write('stopping…\n');
         await demo.stop();
         process.stdout.write(o.keep ? `demo stopped; data kept in ${demo.dataDir}\n` : 'demo stopped\n');
