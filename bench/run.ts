@@ -22,10 +22,11 @@ import detect from './detect.ts';
 import ingest from './ingest.ts';
 import poll from './poll.ts';
 import rss from './rss.ts';
+import scale from './scale.ts';
 import notify from './notify.ts';
 
 /** One explicit list of benchmark modules. */
-export const MODULES: BenchModule[] = [detect, ingest, poll, rss, { ...notify, produces: ['notify.p95_ms'] }];
+export const MODULES: BenchModule[] = [detect, ingest, poll, rss, scale, { ...notify, produces: ['notify.p95_ms'] }];
 
 function wanted(name: string, prefixes: string[]): boolean {
   return prefixes.length === 0 || prefixes.some((p) => name.startsWith(p) || p.startsWith(name + '.'));
