@@ -803,9 +803,12 @@ export function registerExchange(app: FastifyInstance, ctx: SimContext): void {
 
   app.post('/adminapi/beta/:tenantId/InvokeCommand', async (req: FastifyRequest, reply: FastifyReply) => {
     const { tenantId } = req.params as { tenantId: string };
-    const claims = ctx.requireToken(req, reply, 'exchange', tenantId);
+    // The path names the tenant by GUID or by one of its domains (public clients such as CIPP pass the
+    // default domain, others the .onmicrosoft.com name); the token's tid must be that tenant.
+    const named = ctx.tenant(tenantId);
+    const claims = ctx.requireToken(req, reply, 'exchange', named?.id ?? tenantId);
     if (!claims) return reply;
-    const t = ctx.tenant(tenantId);
+    const t = named;
     if (!t) {
       return exoError(reply, 401, { error: { code: 'Unauthorized', message: `The tenant '${tenantId.slice(0, 100)}' could not be found.` } });
     }

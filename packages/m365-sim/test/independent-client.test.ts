@@ -293,3 +293,40 @@ describe('Management API error messages as the reference words them', () => {
     expect(r.body).toEqual({ error: { code: 'AF20054', message: 'Invalid syntax in Accept-Language header.' } });
   });
 });
+
+describe('an Exchange admin API caller in the style of CIPP', () => {
+  // CIPP's PowerShell posts {"CmdletInput":{"CmdletName","Parameters"}} to /adminapi/beta/{tenant}/InvokeCommand
+  // where {tenant} is often the customer's default domain, with `Prefer: odata.maxpagesize = 1000` (spaces
+  // included), an X-AnchorMailbox of the system mailbox, and follows @odata.nextLink.
+  it('answers InvokeCommand addressed by a tenant domain as by its GUID, in the OData envelope', async () => {
+    const token = await v2Token(CONTOSO, 'https://outlook.office365.com/.default');
+    for (const seg of [CONTOSO, 'contoso.com']) {
+      const r = await http(`${sim.url}/adminapi/beta/${seg}/InvokeCommand`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json; charset=utf-8',
+          prefer: 'odata.maxpagesize = 1000',
+          'parameter-based-routing': 'true',
+          'x-anchormailbox': `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.com`,
+        },
+        body: JSON.stringify({ CmdletInput: { CmdletName: 'Get-AcceptedDomain', Parameters: {} } }),
+      });
+      expect(r.status, seg).toBe(200);
+      expect(r.body['@odata.context']).toContain('$metadata#Collection(Exchange.GenericHashTable)');
+      expect(r.body['@adminapi.warnings']).toEqual([]);
+      expect(r.body.value.map((d: any) => d.DomainName)).toContain('contoso.com');
+    }
+  });
+
+  it('still refuses a token of another tenant when the path names a domain', async () => {
+    const partnerToken = await http(`${sim.url}/_sim/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenantId: PARTNER, resource: 'exchange', roles: ['Exchange.ManageAsApp'] }) });
+    const r = await http(`${sim.url}/adminapi/beta/contoso.com/InvokeCommand`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${partnerToken.body.access_token as string}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ CmdletInput: { CmdletName: 'Get-AcceptedDomain' } }),
+    });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer /);
+  });
+});
