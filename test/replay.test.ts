@@ -147,7 +147,7 @@ describe('replay input formats', () => {
     mkdirSync(dir);
     // user b forwards first (later file), user a second: shared-destination must name a's record
     writeFileSync(path.join(dir, '1.jsonl'), JSON.stringify(rec('late', '2026-01-03T00:00:00', 'drop@out.example', { UserId: 'a@contoso.com' })) + '\n');
-    const filler = Array.from({ length: 300 }, (_, i) => JSON.stringify({ Id: `f${i}`, CreationTime: '2026-01-02T00:00:00', Operation: 'FileAccessed', OrganizationId: 'x' })).join('\n');
+    const filler = Array.from({ length: 300 }, (_, i) => JSON.stringify({ Id: `f${i}`, CreationTime: '2026-01-02T00:00:00', Operation: 'UserLoggedIn', OrganizationId: 'x', UserId: `u${i}@x.org`, ClientIP: '90.24.113.8' })).join('\n');
     writeFileSync(path.join(dir, '2.jsonl'), JSON.stringify(rec('early', '2026-01-01T00:00:00', 'drop@out.example', { UserId: 'b@contoso.com' })) + '\n' + filler + '\n');
     const { out } = await replay([dir], { acceptedDomains: ['contoso.com'], memoryBudgetBytes: 20_000 });
     const shared = out.filter((d) => d.behaviour === 'shared-destination');

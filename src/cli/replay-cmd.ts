@@ -357,6 +357,12 @@ interface Entry {
   r: NormalizedRecord;
 }
 
+/** The record as plain data (lists parsed; the raw source no longer referenced). */
+function plainRecord(r: NormalizedRecord): NormalizedRecord {
+  const j = (r as { toJSON?: () => NormalizedRecord }).toJSON;
+  return j ? j.call(r) : r;
+}
+
 function compareEntries(a: Entry, b: Entry): number {
   return a.t - b.t || a.s - b.s;
 }
@@ -508,7 +514,24 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo): Promise<Repl
     const filled = Math.round(frac * w);
     io.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(w - filled)}] ${Math.round(frac * 100)}% ${summary.recordsRead} records ${label.slice(-40).padEnd(40)}`);
   };
-  const buffer = new SortBuffer(opts.memoryBudgetBytes ?? 256 * 1024 * 1024);
+  const fallbackContexts = new Map<string, TenantContext>();
+  const noContext = new Set<string>();
+  const contextFor = (rec: NormalizedRecord): TenantContext => {
+    let ctx = contexts.get(rec.tenantId);
+    if (!ctx) {
+      ctx = fallbackContexts.get(rec.tenantId);
+      if (!ctx) {
+        ctx = contextFromDomains(rec.tenantId, opts.acceptedDomains ?? []);
+        fallbackContexts.set(rec.tenantId, ctx);
+      }
+      if (!ctx.known) {
+        summary.noContextRecords++;
+        noContext.add(rec.tenantId || '(no OrganizationId)');
+      }
+    }
+    return ctx;
+  };
+  const buffer = new SortBuffer(opts.memoryBudgetBytes ?? 192 * 1024 * 1024);
   let seq = 0;
   let anyRead = false;
   for (const file of files) {
@@ -534,7 +557,14 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo): Promise<Repl
           malformed({ file: rel, line: item.line, reason: out.reason, id: out.id });
           continue;
         }
-        buffer.add({ t: out.record.time, s: seq++, r: out.record }, item.text?.length ?? 2000);
+        if (!detector.handles(out.record.operation)) {
+          // no rule and no history needs it: counted, never buffered (most of a real export)
+          contextFor(out.record);
+          summary.recordsEvaluated++;
+          continue;
+        }
+        // keep only the normalized fields (the parsed source object is dropped)
+        buffer.add({ t: out.record.time, s: seq++, r: plainRecord(out.record) }, item.text?.length ?? 2000);
         if (io.progress && summary.recordsRead % 5000 === 0) progress(rel);
       }
     } catch (e) {
@@ -553,24 +583,11 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo): Promise<Repl
   if (!anyRead) {
     throw new OperatorError('TW_REPLAY_NO_INPUT', { paths: opts.paths.join(', ') }, { details: summary.unreadableFiles.map((u) => `${u.file}: ${u.reason}`) });
   }
-  const fallbackContexts = new Map<string, TenantContext>();
-  const noContext = new Set<string>();
   const width = Math.max(40, ((io.stdout as NodeJS.WriteStream).columns ?? 160) - 60);
   if (opts.output === 'table') io.stdout.write(`${'time (UTC)'.padEnd(21)}${'severity'.padEnd(10)}${'behaviour'.padEnd(29)}summary\n`);
   for await (const e of buffer.drain()) {
     const rec = e.r;
-    let ctx = contexts.get(rec.tenantId);
-    if (!ctx) {
-      ctx = fallbackContexts.get(rec.tenantId);
-      if (!ctx) {
-        ctx = contextFromDomains(rec.tenantId, opts.acceptedDomains ?? []);
-        fallbackContexts.set(rec.tenantId, ctx);
-      }
-      if (!ctx.known) {
-        summary.noContextRecords++;
-        noContext.add(rec.tenantId || '(no OrganizationId)');
-      }
-    }
+    const ctx = contextFor(rec);
     summary.recordsEvaluated++;
     const ds = detector.evaluate(rec, ctx, history);
     for (const d of ds) {
