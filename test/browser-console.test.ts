@@ -114,6 +114,12 @@ describe('the console in Chromium', () => {
     expect(await log.locator('tbody tr').first().innerText()).toContain(DEMO.user);
     await page.screenshot({ path: path.join(SHOTS, 'remediations.png'), fullPage: true });
 
+    // Undo from the log puts the account back (the simulator says so) and adds an undo run.
+    await log.getByRole('button', { name: 'Undo' }).first().click();
+    await log.getByRole('button', { name: 'Yes, undo' }).click();
+    await log.getByText('undo run').first().waitFor();
+    await expect.poll(async () => ((await demo.simState()) as SimState).users.find((u) => u.upn === DEMO.user)!.accountEnabled).toBe(true);
+
     await page.getByRole('link', { name: 'Tenants', exact: true }).click();
     await page.getByTestId('tenants').waitFor();
     await page.getByText('Contoso Ltd').first().waitFor();

@@ -25,7 +25,7 @@ function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
   const m = /^\/alerts\/([^/]+)$/.exec(path);
   if (m) page = <AlertDetailPage id={decodeURIComponent(m[1])} me={me} />;
   else if (path.startsWith('/tenants')) page = <TenantsPage me={me} />;
-  else if (path.startsWith('/remediations')) page = <RemediationsPage />;
+  else if (path.startsWith('/remediations')) page = <RemediationsPage me={me} />;
   else if (path.startsWith('/settings')) page = <SettingsPage me={me} />;
   else if (path.startsWith('/notifications')) page = <NotificationsPage />;
   else page = <AlertsPage />;

@@ -88,7 +88,7 @@ export interface AlertItem {
 }
 
 export const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'];
-export const STATUSES = ['open', 'acknowledged', 'snoozed', 'resolved'];
+export const STATUSES = ['open', 'acknowledged', 'snoozed', 'resolved', 'suppressed'];
 export const BEHAVIOURS: Record<string, string> = {
   'inbox-rule-external-forward': 'Inbox rule forwards outside',
   'inbox-rule-delete-all': 'Inbox rule deletes all mail',

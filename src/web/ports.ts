@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { User } from './users.ts';
 
-export const ALERT_STATUSES = ['open', 'acknowledged', 'snoozed', 'resolved'] as const;
+export const ALERT_STATUSES = ['open', 'acknowledged', 'snoozed', 'resolved', 'suppressed'] as const;
 
 /** One row of `GET /api/alerts` (contracts §6; field names are the contract). */
 export interface AlertListItem {

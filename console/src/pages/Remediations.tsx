@@ -1,8 +1,9 @@
 // The remediation log: every run with its steps, newest first.
-import { get } from '../api.ts';
+import { useState } from 'react';
+import { get, may, post, type Me } from '../api.ts';
 import { Link } from '../router.tsx';
 import { T, when } from '../text.tsx';
-import { Card, Empty, ErrorState, Loading, Status, useLive, useLoad } from '../ui.tsx';
+import { Button, Card, Empty, ErrorState, Loading, Status, useLive, useLoad } from '../ui.tsx';
 
 interface Run {
   runId?: string;
@@ -15,20 +16,39 @@ interface Run {
   status: string;
   dryRun?: boolean;
   startedAt?: string;
-  steps?: Array<{ step: string; status: string; detail?: string }>;
+  undoOf?: string | null;
+  steps?: Array<{ step: string; status: string; detail?: string; undoable?: boolean; undoneBy?: string | null }>;
 }
 
-export function RemediationsPage() {
+export function RemediationsPage({ me }: { me: Me }) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const list = useLoad(async () => {
     const r = await get<{ items: Run[] } | Run[]>('/api/remediations');
     return Array.isArray(r) ? r : r.items ?? [];
   }, []);
   useLive(['remediation', 'alerts'], () => list.reload());
+  const undo = async (runId: string) => {
+    setConfirm(null);
+    setBusy(runId);
+    setError(null);
+    try {
+      await post(`/api/remediations/${encodeURIComponent(runId)}/undo`);
+      list.reload();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const canUndo = (r: Run) => may(me, 'remediate') && !r.dryRun && (r.steps ?? []).some((s) => s.status === 'succeeded' && s.undoable && !s.undoneBy);
   return (
     <>
       <div className="page-head">
         <h1>Remediation log</h1>
       </div>
+      {error ? <ErrorState error={error} /> : null}
       <Card>
         {list.error ? (
           <ErrorState error={list.error} retry={list.reload} />
@@ -46,6 +66,9 @@ export function RemediationsPage() {
                 <th scope="col">By</th>
                 <th scope="col">Status</th>
                 <th scope="col">Steps</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -76,6 +99,23 @@ export function RemediationsPage() {
                         </li>
                       ))}
                     </ul>
+                  </td>
+                  <td>
+                    {r.undoOf ? <span className="muted">undo run</span> : null}
+                    {canUndo(r) &&
+                      (confirm === (r.runId ?? r.id) ? (
+                        <span className="confirm">
+                          Revert what this run changed?{' '}
+                          <Button kind="danger" onClick={() => undo(String(r.runId ?? r.id))}>
+                            Yes, undo
+                          </Button>{' '}
+                          <Button onClick={() => setConfirm(null)}>Cancel</Button>
+                        </span>
+                      ) : (
+                        <Button busy={busy === (r.runId ?? r.id)} onClick={() => setConfirm(String(r.runId ?? r.id))} title="unblock sign-in, re-enable rules, restore forwarding">
+                          Undo
+                        </Button>
+                      ))}
                   </td>
                 </tr>
               ))}
