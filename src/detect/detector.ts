@@ -257,7 +257,8 @@ export function createDetector(opts: DetectorOptions): Detector {
   function update(env: FactEnv, history: History): void {
     const rec = env.rec;
     const op = rec.operation.toLowerCase();
-    if (op === SIGNIN_SUCCESS && rec.succeeded) {
+    // only completed sign-ins teach the baseline (ErrorNumber 0; an interrupted one may be the attacker's)
+    if (op === SIGNIN_SUCCESS && rec.succeeded && (rec.errorNumber === '' || rec.errorNumber === '0')) {
       recordSignin(rec, signin(env), history);
     } else if (FORWARDING_OPS.has(op)) {
       const dests = externalDestinations(env);
