@@ -62,7 +62,10 @@ async function count(store: Store, table: 'ingest_records'): Promise<number> {
 
 async function run(): Promise<BenchResult[]> {
   const base = process.env.TENANTWATCH_BENCH_DATABASE_URL ?? process.env.TENANTWATCH_TEST_DATABASE_URL;
-  if (!base) throw new Error('scale benchmarks need PostgreSQL: set TENANTWATCH_BENCH_DATABASE_URL');
+  if (!base) {
+    process.stderr.write('bench scale skipped: it needs PostgreSQL (set TENANTWATCH_BENCH_DATABASE_URL)\n');
+    return [];
+  }
   const schema = `tw_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();

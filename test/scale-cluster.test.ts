@@ -9,10 +9,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { clusterStatus } from '../src/scale/registry.ts';
+import { bossTarget } from '../src/scale/scheduler.ts';
 import { WEBHOOK_PATH } from '../src/ingest/webhook.ts';
 import { startSim, type SimContentType, type StartedSim } from './helpers/sim.ts';
-import { freshStore, type TestStore } from './helpers/stores.ts';
+import { freshStore, postgresUrl, type TestStore } from './helpers/stores.ts';
 import { addTenants, ingestWorld, records, storedIds, tenantIds, writeSimConfig } from './helpers/ingest-world.ts';
 
 const BIN = path.resolve('bin/tenantwatch.js');
@@ -98,6 +100,12 @@ describe('several workers on PostgreSQL', () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await new Promise<void>((r) => receiver?.close(() => r()));
     await sim?.stop();
+    if (store) {
+      const c = new pg.Client({ connectionString: postgresUrl() });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${bossTarget(store.url).schema} CASCADE`);
+      await c.end();
+    }
     await store?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

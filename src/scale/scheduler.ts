@@ -110,7 +110,8 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   const boss = new PgBoss({
     connectionString: target.connectionString,
     schema: target.schema,
-    application_name: 'tenantwatch',
+    // Names the store's schema too, so an operator (or a test) can tell whose connections these are.
+    application_name: `tenantwatch ${target.schema}`.slice(0, 63),
     max: 4,
     // Only workers run maintenance (expiring the jobs of dead workers, retries, archiving).
     supervise: runsJobs,
