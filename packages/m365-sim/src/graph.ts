@@ -377,7 +377,6 @@ export function gdapRelationships(ctx: SimContext, now: number): Array<Record<st
       lastModifiedDateTime: isoSec(t.gdap === 'active' ? activated : end),
       activatedDateTime: isoSec(activated),
       endDateTime: isoSec(end),
-      partner: { tenantId: ctx.partner.tenantId },
       customer: { tenantId: t.id, displayName: t.name },
       accessDetails: { unifiedRoles: GDAP_ROLES.map((roleDefinitionId) => ({ roleDefinitionId })) },
       ...(reseller ? { indirectProviderTenantId: hashGuid(`indirect:${ctx.partner.tenantId}`), isPartnerConsentPending: false } : {}),
@@ -398,7 +397,6 @@ export function gdapRelationships(ctx: SimContext, now: number): Array<Record<st
         lastModifiedDateTime: isoSec(oldEnd),
         activatedDateTime: isoSec(oldEnd - 199 * DAY),
         endDateTime: isoSec(oldEnd),
-        partner: { tenantId: ctx.partner.tenantId },
         customer: { tenantId: t.id, displayName: t.name },
         accessDetails: { unifiedRoles: GDAP_ROLES.slice(0, 2).map((roleDefinitionId) => ({ roleDefinitionId })) },
       });

@@ -330,3 +330,24 @@ describe('an Exchange admin API caller in the style of CIPP', () => {
     expect(r.headers.get('www-authenticate')).toMatch(/^Bearer /);
   });
 });
+
+describe('a partner-centre style reader of GDAP relationships and contracts', () => {
+  // Partner tools (CIPP, the Graph PowerShell SDK's Get-MgTenantRelationshipDelegatedAdminRelationship) read
+  // these from the partner tenant; the v1.0 resource pages list the properties (openType false).
+  it('returns delegatedAdminRelationship items with exactly the documented properties', async () => {
+    const token = await v2Token(PARTNER, 'https://graph.microsoft.com/.default');
+    const r = await http(`${sim.url}/v1.0/tenantRelationships/delegatedAdminRelationships`, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+    const documented = ['@odata.etag', '@odata.type', 'accessDetails', 'activatedDateTime', 'autoExtendDuration', 'createdDateTime', 'customer', 'displayName', 'duration', 'endDateTime', 'id', 'lastModifiedDateTime', 'status'];
+    const reseller = ['indirectProviderTenantId', 'isPartnerConsentPending'];
+    expect(r.body.value.length).toBeGreaterThan(0);
+    for (const item of r.body.value) {
+      const extra = item['@odata.type'] === '#microsoft.graph.resellerDelegatedAdminRelationship' ? reseller : [];
+      expect(Object.keys(item).sort()).toEqual([...documented, ...extra].sort());
+      expect(Object.keys(item.customer).sort()).toEqual(['displayName', 'tenantId']);
+    }
+    const contracts = await http(`${sim.url}/v1.0/contracts`, { headers: { authorization: `Bearer ${token}` } });
+    expect(contracts.status).toBe(200);
+    for (const c of contracts.body.value) expect(Object.keys(c).sort()).toEqual(['contractType', 'customerId', 'defaultDomainName', 'deletedDateTime', 'displayName', 'id']);
+  });
+});
