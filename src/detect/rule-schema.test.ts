@@ -42,7 +42,7 @@ summary: s
     }
   });
 
-  it('rejects unknown facts, operator/type mismatches and unknown summary placeholders', () => {
+  it('rejects unknown facts, operator/type mismatches and unknown summary fields', () => {
     const r = parseRule(
       good
         .replace('inboxRuleHidingScore, gte: 2', 'noSuchFact, is: true')

@@ -168,7 +168,7 @@ export function checkConditions(conds: readonly Condition[], path: string): stri
   return problems;
 }
 
-function placeholders(template: string): string[] {
+function templateFields(template: string): string[] {
   const out: string[] = [];
   const re = /\{([A-Za-z][A-Za-z0-9]*)\}/g;
   let m: RegExpExecArray | null;
@@ -194,7 +194,7 @@ export function parseRule(text: string, source: string): { rule?: Rule; problems
   const problems: string[] = [];
   problems.push(...checkConditions(rule.conditions, 'conditions').map((p) => `${source}: ${p}`));
   rule.severityWhen.forEach((s, i) => problems.push(...checkConditions(s.when, `severityWhen[${i}].when`).map((p) => `${source}: ${p}`)));
-  for (const ph of placeholders(rule.summary)) if (!FACT_INDEX.has(ph)) problems.push(`${source}: summary: unknown fact '{${ph}}'`);
+  for (const ph of templateFields(rule.summary)) if (!FACT_INDEX.has(ph)) problems.push(`${source}: summary: unknown fact '{${ph}}'`);
   if (rule.target && !FACT_INDEX.has(rule.target)) problems.push(`${source}: target: unknown fact '${rule.target}'`);
   const base = source.replace(/\\/g, '/').split('/').pop() ?? '';
   if (base.endsWith('.yaml') && base !== `${rule.id}.yaml`) problems.push(`${source}: file name must be ${rule.id}.yaml`);
