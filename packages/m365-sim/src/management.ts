@@ -326,12 +326,21 @@ export function registerManagement(app: FastifyInstance, deps: ManagementDeps): 
       if (!enabledSubscription(g.tenant, contentType, reply)) return reply;
       const w = windowOf(req, reply);
       if (!w) return reply;
-      return deps.webhooks
-        .notifications(g.tenant.id, contentType)
-        .filter((n) => {
-          const c = Date.parse(n.contentCreated);
-          return c >= w.start && c < w.end;
-        })
+      const nextPage = q(req, 'nextPage');
+      if (nextPage !== undefined && !/^\d{1,15}R\d{1,9}$/.test(nextPage)) return afError(reply, 400, 'AF20031', nextPage);
+      const all = deps.webhooks.notifications(g.tenant.id, contentType).filter((n) => {
+        const c = Date.parse(n.contentCreated);
+        return c >= w.start && c < w.end;
+      });
+      // Paging as for content (the reference documents the same NextPageUri for notifications).
+      const from = nextPage ? Number(nextPage.split('R')[1]) : 0;
+      const size = deps.quirks().pageSize;
+      if (all.length > from + size) {
+        const params = new URLSearchParams({ contentType, startTime: w.startRaw, endTime: w.endRaw, nextPage: `${w.start}R${from + size}` });
+        reply.header('NextPageUri', `${deps.baseUrl()}/api/v1/${g.tenant.id}/activity/feed/subscriptions/notifications?${params.toString()}`);
+      }
+      return all
+        .slice(from, from + size)
         .map((n) => ({
           contentType: n.contentType,
           contentId: n.contentId,

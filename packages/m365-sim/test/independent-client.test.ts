@@ -270,6 +270,30 @@ describe('a webhook subscriber following the reference sample', () => {
     expect(note.body[0].clientId).toBe(APP_ID);
     answer = 200;
   });
+
+  // The reference documents NextPageUri paging for /subscriptions/notifications as for /content.
+  it('pages the notification history with NextPageUri, keeping the documented attempt fields', async () => {
+    seen.length = 0;
+    await inject(3, 'Audit.Exchange');
+    const deadline = Date.now() + 5000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await setQuirks({ pageSize: 2 });
+    const token = await v2Token();
+    let url: string | null = `${feedRoot()}/subscriptions/notifications?contentType=Audit.Exchange&PublisherIdentifier=${PARTNER}`;
+    const all: any[] = [];
+    let pages = 0;
+    while (url && pages < 10) {
+      const r = await http(url, { headers: { authorization: `Bearer ${token}` } });
+      expect(r.status).toBe(200);
+      all.push(...r.body);
+      url = r.headers.get('NextPageUri');
+      pages++;
+    }
+    await setQuirks({ pageSize: 100 });
+    expect(pages).toBeGreaterThan(1);
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    for (const n of all) expect(Object.keys(n).sort()).toEqual(['contentCreated', 'contentExpiration', 'contentId', 'contentType', 'contentUri', 'notificationSent', 'notificationStatus']);
+  });
 });
 
 describe('Management API error messages as the reference words them', () => {
