@@ -223,6 +223,16 @@ describe('several workers on PostgreSQL', () => {
     expect(after.tenants.length).toBe(TENANTS);
     expect(after.tenants.every((x) => x.lagSeconds !== null)).toBe(true);
 
+    // `tenants health` shows the cluster.
+    const health = await new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, [BIN, '--config', cfg, 'tenants', 'health', tenants[ATTACKED + 1]!], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_OPTIONS: '' } });
+      let o = '';
+      c.stdout!.on('data', (d: Buffer) => (o += d.toString()));
+      const guard = setTimeout(() => c.kill('SIGKILL'), 60_000);
+      c.once('exit', () => (clearTimeout(guard), resolve(o)));
+    });
+    expect(health).toMatch(/cluster \(pg-boss\): 2 process\(es\) alive, poll jobs \d+ queued, \d+ running/);
+
     // Graceful stop of the rest.
     for (const c of [b.child, web.child]) c.kill('SIGTERM');
     await Promise.all([b.child, web.child].map((c) => new Promise((res2) => (c.exitCode !== null ? res2(null) : c.once('exit', res2)))));

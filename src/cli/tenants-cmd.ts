@@ -17,6 +17,7 @@ import { importContexts } from '../tenants/import.ts';
 import { checkTenants } from '../tenants/onboard.ts';
 import { addTenant, listTenants, parseTenantRef, removeTenant, requireTenant, setTenantEnabled, type TenantRecord } from '../tenants/registry.ts';
 import { action, configFor, loggerFor, storeFor } from './common.ts';
+import { clusterStatus } from '../scale/registry.ts';
 
 interface Ctx {
   config: Readonly<Config>;
@@ -217,6 +218,9 @@ export function registerTenants(program: Command): void {
               const i = r.ingest;
               out(`${r.name}: last poll ${i.lastSuccessAt ?? 'never'}, lag ${i.lagSeconds === null ? '-' : `${Math.round(i.lagSeconds / 60)} min`}, ${i.errorCount} content type(s) in error, ${i.failedBlobs} failed blob(s)${i.lastError ? ` (last: ${i.lastError})` : ''}\n`);
             }
+            // Several processes (src/scale): who is alive and how the poll jobs stand.
+            const cl = await clusterStatus(ctx.store.db);
+            if (cl.workers.length) out(`cluster (${cl.scheduler}): ${cl.workersAlive} process(es) alive, poll jobs ${cl.jobs.queued} queued, ${cl.jobs.running} running, ${cl.jobs.retrying} retrying, ${cl.jobs.failed} failed, ${cl.jobs.dead} dead-lettered\n`);
           }
           return reports.every((r) => r.healthy) ? 0 : 1;
         });
