@@ -30,7 +30,7 @@ export function registerPoll(program: Command): void {
         process.once('SIGTERM', onSignal);
         let report: PollReport;
         try {
-          report = await poller.pollOnce({ tenants: opts.tenant, sinceMs, ignoreBackoff: true, onProgress: tty ? progressLine : undefined });
+          report = await poller.pollOnce({ tenants: opts.tenant, sinceMs, ignoreBackoff: true, onProgress: tty ? progressPrinter() : undefined });
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
@@ -44,10 +44,17 @@ export function registerPoll(program: Command): void {
     );
 }
 
-function progressLine(p: PollProgress): void {
-  const who = p.name ? `${p.name} (${p.tenantId})` : p.tenantId;
-  const what = p.phase === 'listing' ? 'listing content' : p.phase === 'fetching' ? `blobs ${p.blobsDone}/${p.blobsTotal}` : 'done';
-  process.stderr.write(`${who}: ${what}, ${p.records} records${p.errors ? `, ${p.errors} errors` : ''}\n`);
+/** One line per tenant when it starts fetching, then at each further quarter of its blobs and when done. */
+function progressPrinter(): (p: PollProgress) => void {
+  const last = new Map<string, string>();
+  return (p) => {
+    const step = p.phase === 'fetching' ? `fetching:${p.blobsTotal ? Math.floor((4 * p.blobsDone) / p.blobsTotal) : 4}` : p.phase;
+    if (p.phase === 'listing' || last.get(p.tenantId) === step) return;
+    last.set(p.tenantId, step);
+    const who = p.name ? `${p.name} (${p.tenantId})` : p.tenantId;
+    const what = p.phase === 'fetching' ? `blobs ${p.blobsDone}/${p.blobsTotal}` : 'done';
+    process.stderr.write(`${who}: ${what}, ${p.records} records${p.errors ? `, ${p.errors} errors` : ''}\n`);
+  };
 }
 
 /** The human report: one block per tenant, one line per content type, then the totals. */
