@@ -292,7 +292,8 @@ export function createIdentity(deps: IdentityDeps): Identity {
         const scopes = scope.split(/\s+/).filter((s) => !['openid', 'profile', 'offline_access', 'email'].includes(s));
         const resources = new Set<string>();
         for (const s of scopes) {
-          if (!s.endsWith('/.default')) return sendAadError(reply, req, 400, 'invalid_scope', 70011, `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope ${scope.slice(0, 200)} is not valid. The .default suffix is required for the client credentials flow.`);
+          // The answer Entra gives (seen in public bug reports, e.g. through msal4j) for a permission scope.
+          if (!s.endsWith('/.default')) return sendAadError(reply, req, 400, 'invalid_scope', 1002012, `The provided value for scope ${scope.slice(0, 200)} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
           resources.add(s.slice(0, -'/.default'.length).replace(/\/+$/, '').toLowerCase());
         }
         if (resources.size === 0) return sendAadError(reply, req, 400, 'invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid. The scope ${scope.slice(0, 200)} is not valid.`);

@@ -149,8 +149,9 @@ describe('token endpoint errors', () => {
     delete (f as Partial<typeof f>).client_secret;
     expectAad(await sim.call('POST', `/${CONTOSO}/oauth2/v2.0/token`, { form: f }), 401, 'invalid_client', 7000218);
   });
-  it('AADSTS70011 for a scope without /.default', async () => {
-    expectAad(await sim.call('POST', `/${CONTOSO}/oauth2/v2.0/token`, { form: form({ scope: 'https://manage.office.com/ActivityFeed.Read' }) }), 400, 'invalid_scope', 70011);
+  it('AADSTS1002012 for a scope without /.default, AADSTS70011 for a scope naming no resource', async () => {
+    expectAad(await sim.call('POST', `/${CONTOSO}/oauth2/v2.0/token`, { form: form({ scope: 'https://manage.office.com/ActivityFeed.Read' }) }), 400, 'invalid_scope', 1002012);
+    expectAad(await sim.call('POST', `/${CONTOSO}/oauth2/v2.0/token`, { form: form({ scope: 'openid profile' }) }), 400, 'invalid_scope', 70011);
   });
   it('AADSTS700022 for a scope spanning two resources', async () => {
     expectAad(await sim.call('POST', `/${CONTOSO}/oauth2/v2.0/token`, { form: form({ scope: 'https://manage.office.com/.default https://graph.microsoft.com/.default' }) }), 400, 'invalid_scope', 700022);
