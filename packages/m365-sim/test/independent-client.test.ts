@@ -375,3 +375,20 @@ describe('a partner-centre style reader of GDAP relationships and contracts', ()
     for (const c of contracts.body.value) expect(Object.keys(c).sort()).toEqual(['contractType', 'customerId', 'defaultDomainName', 'deletedDateTime', 'displayName', 'id']);
   });
 });
+
+describe('a Python requests-session collector', () => {
+  // Python collectors commonly keep one session whose headers carry `Accept: application/json` and
+  // `Content-Type: application/json` on every call, so bodiless GETs and POSTs declare JSON.
+  it('accepts bodiless start/stop/list calls that declare a JSON content type', async () => {
+    const token = await v2Token();
+    const headers = { accept: 'application/json', authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const start = await http(`${feedRoot()}/subscriptions/start?contentType=Audit.AzureActiveDirectory&PublisherIdentifier=${PARTNER}`, { method: 'POST', headers });
+    expect(start.status).toBe(200);
+    expect(start.body).toEqual({ contentType: 'Audit.AzureActiveDirectory', status: 'enabled', webhook: null });
+    const list = await http(`${feedRoot()}/subscriptions/list?PublisherIdentifier=${PARTNER}`, { headers });
+    expect(list.status).toBe(200);
+    const stop = await http(`${feedRoot()}/subscriptions/stop?contentType=Audit.AzureActiveDirectory&PublisherIdentifier=${PARTNER}`, { method: 'POST', headers });
+    expect(stop.status).toBe(200);
+    expect(stop.text).toBe('');
+  });
+});
