@@ -1,7 +1,7 @@
 // detect.records_per_s (raw blob text → normalized records → detections, one core) and
 // parse.records_per_s (JSON.parse of the same blobs: the floor), measured in the same run on the same
-// blobs: a generated, realistic mix of audit records (~95% benign noise: mailbox access, sign-ins,
-// SharePoint, sends, ordinary admin changes; ~5% suspicious). Run alone: node --import tsx bench/detect.ts
+// blobs: a generated, realistic mix of audit records (~98% benign noise: mailbox access, sign-ins,
+// SharePoint, sends, ordinary admin changes and inbox rules; ~2% suspicious). Run alone: node --import tsx bench/detect.ts
 import { normalizeRecord } from '../src/detect/normalize.ts';
 import { createDetector } from '../src/detect/detector.ts';
 import { createMemoryHistory } from '../src/detect/history.ts';
@@ -52,10 +52,10 @@ function record(r: () => number, i: number): Record<string, unknown> {
   if (p < 0.91) {
     return { ...base, Operation: 'Update user.', RecordType: 8, ResultStatus: 'Success', Workload: 'AzureActiveDirectory', ObjectId: user, ModifiedProperties: [{ Name: 'JobTitle', NewValue: '["Project Architect"]', OldValue: '["Architect"]' }, { Name: 'Included Updated Properties', NewValue: 'JobTitle', OldValue: '' }] };
   }
-  if (p < 0.95) {
+  if (p < 0.98) {
     return { ...base, Operation: 'New-InboxRule', RecordType: 1, ResultStatus: 'True', Workload: 'Exchange', ObjectId: `X.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/t.onmicrosoft.com/u\\News`, ExternalAccess: false, Parameters: [{ Name: 'AlwaysDeleteOutlookRulesBlob', Value: 'False' }, { Name: 'Force', Value: 'False' }, { Name: 'Name', Value: 'Newsletters' }, { Name: 'From', Value: 'digest@news.example' }, { Name: 'MoveToFolder', Value: 'Newsletters' }] };
   }
-  // ~5% suspicious: external forwards, hiding, mailbox forwarding, consent
+  // ~2% suspicious: external forwards, hiding, mailbox forwarding, consent
   const q = r();
   if (q < 0.4) {
     return { ...base, Operation: 'New-InboxRule', RecordType: 1, ResultStatus: 'True', Workload: 'Exchange', ExternalAccess: false, Parameters: [{ Name: 'Name', Value: '.' }, { Name: 'ForwardTo', Value: `drop${Math.floor(r() * 5000)}@mail.example.net` }, { Name: 'MoveToFolder', Value: 'RSS Feeds' }, { Name: 'MarkAsRead', Value: 'True' }] };
@@ -138,7 +138,7 @@ export async function runDetectBench(blobCount = 100, perBlob = 1000, rounds = 5
   if (sink < 0) process.stdout.write('');
   const parseRate = Math.round(records / bestParse);
   const detectRate = Math.round(records / bestDetect);
-  const input = { records, blobs: blobCount, bytes, suspiciousShare: 0.05 };
+  const input = { records, blobs: blobCount, bytes, suspiciousShare: 0.02 };
   return [
     { name: 'detect.records_per_s', value: detectRate, unit: 'records/s', ...input, detections, ratioToParse: Math.round((detectRate / parseRate) * 100) / 100, rules: pack.rules.length },
     { name: 'parse.records_per_s', value: parseRate, unit: 'records/s', ...input },

@@ -323,28 +323,29 @@ export function boundedJson(raw: unknown): string {
  * (JSON.stringify / toJSON) to the plain NormalizedRecord shape.
  */
 class LazyRecord implements NormalizedRecord {
-  id = '';
-  creationTime = '';
-  time = 0;
-  operation = '';
-  recordType: number | string | undefined = undefined;
-  workload = '';
-  tenantId = '';
-  userId = '';
-  userType: number | undefined = undefined;
-  objectId = '';
-  resultStatus = '';
-  succeeded = true;
-  clientIp = '';
-  appId = '';
-  clientAppId = '';
-  clientInfoString = '';
-  mailboxOwnerUpn = '';
-  logonType: number | undefined = undefined;
-  externalAccess: boolean | undefined = undefined;
-  errorNumber = '';
-  logonError = '';
-  raw?: string;
+  // Assigned once by normalizeUnsafe, always in the same order (one hidden class, no double writes).
+  declare id: string;
+  declare creationTime: string;
+  declare time: number;
+  declare operation: string;
+  declare recordType: number | string | undefined;
+  declare workload: string;
+  declare tenantId: string;
+  declare userId: string;
+  declare userType: number | undefined;
+  declare objectId: string;
+  declare resultStatus: string;
+  declare succeeded: boolean;
+  declare clientIp: string;
+  declare appId: string;
+  declare clientAppId: string;
+  declare clientInfoString: string;
+  declare mailboxOwnerUpn: string;
+  declare logonType: number | undefined;
+  declare externalAccess: boolean | undefined;
+  declare errorNumber: string;
+  declare logonError: string;
+  declare raw?: string;
   #src: Record<string, unknown>;
   #cut: Cut;
   #parameters?: NameValue[];

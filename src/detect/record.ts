@@ -76,32 +76,41 @@ export const LIMITS = {
 
 export const TRUNCATION_MARK = '…[truncated]';
 
+/** ASCII case-insensitive equality without allocating. */
+export function sameName(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
 /** Case-insensitive first value of a name in a NameValue list ('' when absent). */
 export function nv(list: readonly NameValue[], name: string): string {
-  const lower = name.toLowerCase();
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
-    if (e.name === name || e.name.toLowerCase() === lower) return e.value;
+    if (sameName(e.name, name)) return e.value;
   }
   return '';
 }
 
 /** Whether a name is present (case-insensitive) in a NameValue list. */
 export function hasName(list: readonly { name: string }[], name: string): boolean {
-  const lower = name.toLowerCase();
-  for (let i = 0; i < list.length; i++) {
-    const n = list[i].name;
-    if (n === name || n.toLowerCase() === lower) return true;
-  }
+  for (let i = 0; i < list.length; i++) if (sameName(list[i].name, name)) return true;
   return false;
 }
 
 /** A ModifiedProperties entry by name (case-insensitive). */
 export function modified(list: readonly ModifiedProperty[], name: string): ModifiedProperty | undefined {
-  const lower = name.toLowerCase();
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
-    if (e.name === name || e.name.toLowerCase() === lower) return e;
+    if (sameName(e.name, name)) return e;
   }
   return undefined;
 }

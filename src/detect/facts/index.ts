@@ -8,7 +8,7 @@ import { externality, parseSmtp, recipientLabel, type Recipient } from './addres
 import { consentFacts, isServiceActor, mfaChange, passwordReset, roleAdd } from './entra.ts';
 import { deletesAll, hidingScore, inboxRuleFacts } from './inbox-rule.ts';
 import { mailboxForwarding, permissionGrant, transportRuleRecipients } from './mailbox.ts';
-import { contactAddress, sharedDestinationUsers, signinFacts, type GeoLookup } from './signin.ts';
+import { contactAddress, knownCountries, sharedDestinationUsers, signinFacts, type GeoLookup } from './signin.ts';
 
 export type FactValue = boolean | number | string | string[] | undefined;
 export type FactType = 'boolean' | 'number' | 'string' | 'string[]';
@@ -57,6 +57,12 @@ export const forwarding = (env: FactEnv) =>
     const f = mailboxForwarding(env.rec, env.ctx);
     resolveContacts(f?.targets, env);
     return f;
+  });
+const NO_HIDING = { score: 0, signals: [] as string[] };
+const hiding = (env: FactEnv) =>
+  once(env, '#hiding', () => {
+    const f = inboxRule(env);
+    return f && f.change !== 'remove' ? hidingScore(f) : NO_HIDING;
   });
 const transport = (env: FactEnv) => once(env, '#transport', () => transportRuleRecipients(env.rec, env.ctx));
 const grant = (env: FactEnv) => once(env, '#grant', () => permissionGrant(env.rec));
@@ -114,8 +120,8 @@ export const FACTS: readonly FactDef[] = [
   { name: 'inboxRuleUnresolvedRecipients', type: 'string[]', description: 'recipients named only by a display name/alias the tenant context cannot resolve', compute: (e) => byExternality(inboxRule(e)?.recipients, e.ctx, 'unknown') },
   { name: 'inboxRuleDeletesAll', type: 'boolean', description: 'deletes / soft-deletes / moves to Deleted Items with no condition', compute: (e) => { const f = inboxRule(e); return !!f && deletesAll(f); } },
   { name: 'inboxRuleConditionsComplete', type: 'boolean', description: 'the record shows all of the rule\'s conditions (New-InboxRule; not Set-InboxRule)', compute: (e) => !!inboxRule(e)?.conditionsComplete },
-  { name: 'inboxRuleHidingScore', type: 'number', description: 'hiding signals scored (folder, mark read, stop processing, throwaway name, keywords)', compute: (e) => { const f = inboxRule(e); return f && f.change !== 'remove' ? hidingScore(f).score : 0; } },
-  { name: 'inboxRuleHidingSignals', type: 'string[]', description: 'the hiding signals found', compute: (e) => { const f = inboxRule(e); return f && f.change !== 'remove' ? hidingScore(f).signals : []; } },
+  { name: 'inboxRuleHidingScore', type: 'number', description: 'hiding signals scored (folder, mark read, stop processing, throwaway name, keywords)', compute: (e) => hiding(e).score },
+  { name: 'inboxRuleHidingSignals', type: 'string[]', description: 'the hiding signals found', compute: (e) => hiding(e).signals },
   // --- mailbox forwarding
   { name: 'mailboxForwardingTargets', type: 'string[]', description: 'ForwardingSmtpAddress / resolved ForwardingAddress targets', compute: (e) => labels(forwarding(e)?.targets) },
   { name: 'mailboxForwardingExternal', type: 'string[]', description: 'mailbox forwarding targets outside the accepted domains', compute: (e) => byExternality(forwarding(e)?.targets, e.ctx, 'external') },
@@ -165,7 +171,7 @@ export const FACTS: readonly FactDef[] = [
   { name: 'signinNewCountry', type: 'boolean', description: 'the country is new for the user (who has history)', compute: (e) => signin(e).newCountry },
   { name: 'signinNewAsn', type: 'boolean', description: 'the ASN is new for the user (who has history)', compute: (e) => signin(e).newAsn },
   { name: 'signinAsnSeenBefore', type: 'boolean', description: 'the user signed in from this ASN before', compute: (e) => signin(e).asnSeenBefore },
-  { name: 'signinKnownCountries', type: 'string[]', description: 'countries the user signed in from before', compute: (e) => signin(e).knownCountries },
+  { name: 'signinKnownCountries', type: 'string[]', description: 'countries the user signed in from before', compute: (e) => knownCountries(signin(e)) },
   { name: 'ipSeenBefore', type: 'boolean', description: 'the user signed in from this IP before', compute: (e) => signin(e).ipSeenBefore },
   // --- across users
   { name: 'externalDestinations', type: 'string[]', description: 'external forwarding destinations of this record (inbox rule + mailbox)', compute: (e) => externalDestinations(e) },

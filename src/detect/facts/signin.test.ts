@@ -4,7 +4,7 @@ import { createMemoryHistory } from '../history.ts';
 import { normalizeRecord } from '../normalize.ts';
 import type { NormalizedRecord } from '../record.ts';
 import { ipInRanges, isReservedIp, parseCidr } from './ip.ts';
-import { recordDestinations, recordSignin, sharedDestinationUsers, signinFacts, type GeoLookup } from './signin.ts';
+import { knownCountries, recordDestinations, recordSignin, sharedDestinationUsers, signinFacts, type GeoLookup } from './signin.ts';
 
 const ctx: TenantContext = { tenantId: 't', name: 'c', acceptedDomains: [{ domain: 'contoso.com', matchSubdomains: false }], recipients: [], trustedIps: ['192.0.2.0/24'], exclusions: [], known: true };
 const table: Record<string, Partial<GeoInfo>> = {
@@ -32,7 +32,7 @@ describe('sign-in facts', () => {
     recordSignin(first, signinFacts(first, ctx, h, geo), h);
     const f = signinFacts(rec({ ClientIP: '105.112.44.61' }), ctx, h, geo);
     expect(f).toMatchObject({ historyCount: 1, newCountry: true, newAsn: true, ipSeenBefore: false });
-    expect(f.knownCountries).toEqual(['FR']);
+    expect(knownCountries(f)).toEqual(['FR']);
     const again = signinFacts(rec({ ClientIP: '90.24.113.8' }), ctx, h, geo);
     expect(again).toMatchObject({ newCountry: false, newAsn: false, ipSeenBefore: true, asnSeenBefore: true });
   });

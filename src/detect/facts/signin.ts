@@ -38,8 +38,13 @@ export interface SigninFacts {
   /** The ASN appears in the user's history. */
   asnSeenBefore: boolean;
   ipSeenBefore: boolean;
-  /** Countries seen before (computed on demand: summaries only). */
-  readonly knownCountries: string[];
+  /** The user's baseline as read before this record (undefined without history). */
+  history: SigninState | undefined;
+}
+
+/** Countries the user signed in from before this record. */
+export function knownCountries(f: SigninFacts): string[] {
+  return f.history ? Object.keys(f.history.c) : [];
 }
 
 function readSignin(h: History | undefined, rec: NormalizedRecord): SigninState | undefined {
@@ -47,7 +52,8 @@ function readSignin(h: History | undefined, rec: NormalizedRecord): SigninState 
   const v = h.get(rec.tenantId, signinKey(rec.userId));
   if (!v || typeof v !== 'object') return undefined;
   const s = v as Partial<SigninState>;
-  return { n: typeof s.n === 'number' ? s.n : 0, c: s.c ?? {}, a: s.a ?? {}, i: s.i ?? {} };
+  if (typeof s.n === 'number' && s.c && s.a && s.i && typeof s.c === 'object' && typeof s.a === 'object' && typeof s.i === 'object') return s as SigninState;
+  return { n: typeof s.n === 'number' ? s.n : 0, c: s.c && typeof s.c === 'object' ? s.c : {}, a: s.a && typeof s.a === 'object' ? s.a : {}, i: s.i && typeof s.i === 'object' ? s.i : {} };
 }
 
 /** Sign-in facts for a record with a client IP (history read, not updated). */
@@ -71,9 +77,7 @@ export function signinFacts(rec: NormalizedRecord, ctx: TenantContext | undefine
     newAsn: n > 0 && asn !== undefined && state !== undefined && !(String(asn) in state.a),
     asnSeenBefore: asn !== undefined && state !== undefined && String(asn) in state.a,
     ipSeenBefore: !!ip && state !== undefined && ip in state.i,
-    get knownCountries() {
-      return state ? Object.keys(state.c) : [];
-    },
+    history: state,
   };
 }
 
