@@ -392,3 +392,36 @@ describe('a Python requests-session collector', () => {
     expect(stop.text).toBe('');
   });
 });
+
+describe('a Graph SDK-style pager', () => {
+  // Graph SDK page iterators follow @odata.nextLink verbatim until it is absent; errors are read from
+  // {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}} (/graph/errors).
+  it('follows @odata.nextLink verbatim and reads Graph errors in the documented shape', async () => {
+    const partner = await v2Token(PARTNER, 'https://graph.microsoft.com/.default');
+    let url: string | undefined = `${sim.url}/v1.0/tenantRelationships/delegatedAdminRelationships?$top=1`;
+    const ids: string[] = [];
+    let pages = 0;
+    while (url && pages < 20) {
+      const r = await http(url, { headers: { authorization: `Bearer ${partner}` } });
+      expect(r.status).toBe(200);
+      expect(r.body.value.length).toBeLessThanOrEqual(1);
+      ids.push(...r.body.value.map((x: any) => x.id));
+      url = r.body['@odata.nextLink'];
+      pages++;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(ids).size).toBe(ids.length);
+    const all = await http(`${sim.url}/v1.0/tenantRelationships/delegatedAdminRelationships`, { headers: { authorization: `Bearer ${partner}` } });
+    expect(ids.length).toBe(all.body.value.length);
+    const token = await v2Token(CONTOSO, 'https://graph.microsoft.com/.default');
+    const crid = crypto.randomUUID();
+    const missing = await http(`${sim.url}/v1.0/users/nobody@contoso.com`, { headers: { authorization: `Bearer ${token}`, 'client-request-id': crid } });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('Request_ResourceNotFound');
+    expect(Object.keys(missing.body.error.innerError).sort()).toEqual(['client-request-id', 'date', 'request-id']);
+    expect(missing.body.error.innerError['client-request-id']).toBe(crid);
+    const revoke = await http(`${sim.url}/v1.0/users/jane@contoso.com/revokeSignInSessions`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(revoke.status).toBe(200);
+    expect(revoke.body.value).toBe(true);
+  });
+});
