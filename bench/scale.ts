@@ -5,7 +5,7 @@
 //                 which starts every subscription and fetches every token, is the warm-up);
 //   rss.peak_mb   (records, per worker): the highest VmHWM of any worker while the workers ingest RECORDS
 //                 injected records.
-// Needs PostgreSQL: TENANTWATCH_BENCH_DATABASE_URL or TENANTWATCH_TEST_DATABASE_URL (a schema of its own is
+// Needs PostgreSQL: TW_BENCH_DATABASE_URL or TENANTWATCH_TEST_DATABASE_URL (a schema of its own is
 // created and dropped). Sizes: TW_BENCH_SCALE_TENANTS (default 1000), TW_BENCH_SCALE_RECORDS (default 200000),
 // TW_BENCH_SCALE_WORKERS (default 2). States its input sizes; asserts no time.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -61,9 +61,9 @@ async function count(store: Store, table: 'ingest_records'): Promise<number> {
 }
 
 async function run(): Promise<BenchResult[]> {
-  const base = process.env.TENANTWATCH_BENCH_DATABASE_URL ?? process.env.TENANTWATCH_TEST_DATABASE_URL;
+  const base = process.env.TW_BENCH_DATABASE_URL ?? process.env.TENANTWATCH_TEST_DATABASE_URL;
   if (!base) {
-    process.stderr.write('bench scale skipped: it needs PostgreSQL (set TENANTWATCH_BENCH_DATABASE_URL)\n');
+    process.stderr.write('bench scale skipped: it needs PostgreSQL (set TW_BENCH_DATABASE_URL)\n');
     return [];
   }
   const schema = `tw_bench_${randomBytes(5).toString('hex')}`;
@@ -75,6 +75,7 @@ async function run(): Promise<BenchResult[]> {
   const url = u.toString();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tw-bench-scale-'));
   const children: ChildProcess[] = [];
+  let stopping = false;
   let sim: StartedSim | undefined;
   let store: Store | undefined;
   try {
@@ -82,7 +83,8 @@ async function run(): Promise<BenchResult[]> {
       world: { app: { clientId: CLIENT, clientSecret: SECRET }, partner: { tenantId: PARTNER, domain: 'msp.example' }, generate: { tenants: TENANTS, usersPerTenant: 1 }, seed: SEED, quirks: { duplicates: 0, outOfOrder: false, lateBlobs: 0, pageSize: 100, throttlePerMinute: 1_000_000 } },
     });
     store = await openStore(url, { poolSize: 4 });
-    await migrateToLatest(store.db);
+    const migrated = await migrateToLatest(store.db);
+    if (!migrated.ok) throw new Error(`migration failed: ${JSON.stringify(migrated.steps.filter((x) => x.status === 'failed'))}`);
     const ids = generatedIds(TENANTS);
     const now = new Date().toISOString();
     for (let i = 0; i < ids.length; i += 500)
@@ -97,7 +99,12 @@ async function run(): Promise<BenchResult[]> {
     // Warm-up: each worker plans a cycle at start; this first cycle starts every subscription (AF20022 → start).
     const warmStart = Date.now();
     for (let w = 0; w < WORKERS; w++) {
-      const c = spawn(process.execPath, [BIN, '--config', cfg, 'run', '--role', 'worker'], { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: '' } });
+      const c = spawn(process.execPath, [BIN, '--config', cfg, 'run', '--role', 'worker'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+      let err = '';
+      c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+      c.once('exit', (code, signal) => {
+        if (!stopping) process.stderr.write(`bench scale: worker ${w} exited early (${code ?? signal}): ${err}\n`);
+      });
       children.push(c);
     }
     const cursorsDone = async (since: string): Promise<number> =>
@@ -174,6 +181,7 @@ async function run(): Promise<BenchResult[]> {
       },
     ];
   } finally {
+    stopping = true;
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => { const t = setTimeout(() => { c.kill('SIGKILL'); r(null); }, 20_000); c.once('exit', () => { clearTimeout(t); r(null); }); }))));
     await store?.close();
