@@ -96,6 +96,12 @@ describe('Outlook desktop rule actions (UpdateInboxRules)', () => {
     expect(f.conditionsComplete).toBe(false);
   });
 
+  it('reads MAPI numeric action types (OP_FORWARD 7, OP_DELEGATE 8, OP_DELETE 10)', () => {
+    const f = outlookRuleFacts(props({ RuleOperation: 'AddMailboxRule', RuleActions: '[{"ActionType":7,"Recipients":["a@x.org"]},{"ActionType":"10"}]' }), ctx);
+    expect(f.forwards[0]?.action).toBe('ForwardTo');
+    expect(f.deletes).toBe(true);
+  });
+
   it('maps action names to kinds', () => {
     expect(actionKind('ForwardToRecipientsAction')).toBe('forward');
     expect(actionKind('OP_FORWARD')).toBe('forward');

@@ -233,12 +233,16 @@ function leaves(v: unknown, out: string[], w: Walk, depth = 0): void {
   else if (v && typeof v === 'object') for (const k of Object.keys(v)) leaves((v as Record<string, unknown>)[k], out, w, depth + 1);
 }
 
+// MAPI ACTTYPE values (MS-OXORULE 2.2.5.1.1), when an action type is logged as a number.
+const MAPI_ACTION_TYPES: Record<number, string> = { 1: 'Move', 2: 'Copy', 6: 'Redirect', 7: 'Forward', 8: 'Redirect', 10: 'Delete', 11: 'MarkAsRead' };
+
 function actionName(a: unknown): string {
   if (typeof a === 'string') return a;
   if (!a || typeof a !== 'object') return '';
   for (const k of ACTION_NAME_KEYS) {
     const v = (a as Record<string, unknown>)[k];
-    if (typeof v === 'string' && v) return v;
+    if (typeof v === 'string' && v) return /^\d+$/.test(v) ? (MAPI_ACTION_TYPES[Number(v)] ?? v) : v;
+    if (typeof v === 'number') return MAPI_ACTION_TYPES[v] ?? '';
   }
   return '';
 }
