@@ -84,6 +84,12 @@ function q(req: Req, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A webhook past its `expiration` shows `expired` and gets no notifications (start with a later or null expiration re-enables it). */
+export function expireWebhook(s: SimSubscription, nowMs: number): void {
+  const w = s.webhook;
+  if (w && w.status === 'enabled' && w.expiration !== null && Date.parse(w.expiration) <= nowMs) w.status = 'expired';
+}
+
 function subscriptionView(s: SimSubscription) {
   return {
     contentType: s.contentType,
@@ -254,6 +260,7 @@ export function registerManagement(app: FastifyInstance, deps: ManagementDeps): 
         }
       }
       const existing = g.tenant.subscriptions.get(contentType);
+      if (existing) expireWebhook(existing, deps.now());
       const sameHook = (a: SimSubscription['webhook'], b: typeof webhook) =>
         (a === null && b === null) || (a !== null && b !== null && a.status === 'enabled' && a.address === b.address && a.authId === b.authId && a.expiration === b.expiration);
       if (existing && existing.status === 'enabled' && sameHook(existing.webhook, webhook)) return afError(reply, 400, 'AF20024');
@@ -286,7 +293,11 @@ export function registerManagement(app: FastifyInstance, deps: ManagementDeps): 
     app.get(`${root}/subscriptions/list`, async (req: Req, reply) => {
       const g = gate(req, reply, 'ListSubscriptions');
       if (!g) return reply;
-      return CONTENT_TYPES.filter((c) => g.tenant.subscriptions.has(c)).map((c) => subscriptionView(g.tenant.subscriptions.get(c)!));
+      return CONTENT_TYPES.filter((c) => g.tenant.subscriptions.has(c)).map((c) => {
+        const sub = g.tenant.subscriptions.get(c)!;
+        expireWebhook(sub, deps.now());
+        return subscriptionView(sub);
+      });
     });
 
     app.get(`${root}/subscriptions/content`, async (req: Req, reply) => {

@@ -7,7 +7,7 @@ import { createAuditLog, type AuditLog } from './audit-log.ts';
 import { createRequestLog, registerControl, type RequestLog } from './control.ts';
 import { createFaults, type Fault, type Faults } from './faults.ts';
 import { createIdentity, sendAadError, type Identity, type VerifyResult } from './identity.ts';
-import { afError, registerManagement } from './management.ts';
+import { afError, expireWebhook, registerManagement } from './management.ts';
 import { tlsMaterial } from './tls.ts';
 import type { DirectoryModule, Resource, SimContext, TokenClaims } from './types.ts';
 import { createWebhooks, type Webhooks } from './webhooks.ts';
@@ -196,6 +196,7 @@ export async function createSimServer(opts: SimServerOptions): Promise<SimServer
     },
     target: (tid, ct) => {
       const sub = tenants.get(tid)?.subscriptions.get(ct);
+      if (sub) expireWebhook(sub, now());
       return sub && sub.status === 'enabled' && sub.webhook && sub.webhook.status === 'enabled' ? { address: sub.webhook.address, authId: sub.webhook.authId } : null;
     },
   });

@@ -294,6 +294,29 @@ describe('a webhook subscriber following the reference sample', () => {
     expect(all.length).toBeGreaterThanOrEqual(4);
     for (const n of all) expect(Object.keys(n).sort()).toEqual(['contentCreated', 'contentExpiration', 'contentId', 'contentType', 'contentUri', 'notificationSent', 'notificationStatus']);
   });
+
+  // The reference: `expiration` is "a datetime after which notifications should no longer be sent",
+  // list shows the webhook as enabled, disabled or expired, and start "re-enable[s] an expired webhook
+  // by specifying a later or null expiration date".
+  it('stops notifying after the webhook expiration, lists it as expired, and start with a null expiration re-enables it', async () => {
+    const token = await v2Token();
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const clock = await http(`${sim.url}/_sim/clock`);
+    const expiration = new Date(Date.parse(clock.body.now) + 60_000).toISOString();
+    const start = await http(`${feedRoot()}/subscriptions/start?contentType=Audit.Exchange&PublisherIdentifier=${PARTNER}`, { method: 'POST', headers: auth, body: JSON.stringify({ webhook: { address: hookUrl, authId: 'o365activityapinotification', expiration } }) });
+    expect(start.status).toBe(200);
+    expect(start.body.webhook.expiration).toBe(expiration);
+    await http(`${sim.url}/_sim/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advanceSeconds: 120 }) });
+    const list = await http(`${feedRoot()}/subscriptions/list?PublisherIdentifier=${PARTNER}`, { headers: auth });
+    expect(list.body.find((s: any) => s.contentType === 'Audit.Exchange').webhook.status).toBe('expired');
+    seen.length = 0;
+    await inject(1, 'Audit.Exchange');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toHaveLength(0);
+    const again = await http(`${feedRoot()}/subscriptions/start?contentType=Audit.Exchange&PublisherIdentifier=${PARTNER}`, { method: 'POST', headers: auth, body: JSON.stringify({ webhook: { address: hookUrl, authId: 'o365activityapinotification', expiration: null } }) });
+    expect(again.status).toBe(200);
+    expect(again.body.webhook).toEqual({ status: 'enabled', address: hookUrl, authId: 'o365activityapinotification', expiration: null });
+  });
 });
 
 describe('Management API error messages as the reference words them', () => {
