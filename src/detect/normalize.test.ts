@@ -61,6 +61,8 @@ describe('normalizeRecord', () => {
     for (const s of ['False', 'Failed', 'failure', ' FALSE ']) expect(succeededFrom(s)).toBe(false);
     const r = normalizeRecord({ ...base, ResultStatus: 'False' });
     expect(r.ok && r.record.succeeded).toBe(false);
+    const s = normalizeRecord({ ...base, Operation: 'UserLoginFailed', ResultStatus: 'Success' });
+    expect(s.ok && s.record.succeeded).toBe(false);
   });
 
   it('reads Parameters as a Name/Value array and as a PowerShell-style string', () => {

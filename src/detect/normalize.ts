@@ -432,7 +432,8 @@ function normalizeUnsafe(raw: unknown, opts: NormalizeOptions): RecordOutcome {
   record.userType = optNumber(r.UserType);
   record.objectId = str(r.ObjectId, cut);
   record.resultStatus = resultStatus;
-  record.succeeded = succeededFrom(resultStatus);
+  // UserLoginFailed is a failure whatever ResultStatus says (on sign-ins it reflects the HTTP step).
+  record.succeeded = succeededFrom(resultStatus) && record.operation !== 'UserLoginFailed';
   record.clientIp = firstIp(r);
   record.appId = str(r.AppId, cut);
   record.clientAppId = str(r.ClientAppId, cut);
