@@ -49,6 +49,15 @@ export function kindOf(url: string): Kind {
   return 'other';
 }
 
+/** `/api/v1.0/{t}/activity/feed//subscriptions/...` → single slashes in the path (query untouched). */
+export function collapseFeedSlashes(url: string): string {
+  if (!url.startsWith('/api/')) return url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (!path.includes('//')) return url;
+  return path.replace(/\/{2,}/g, '/') + (q === -1 ? '' : url.slice(q));
+}
+
 function tidOfToken(auth: string | undefined): string | undefined {
   if (!auth) return undefined;
   const parts = auth.replace(/^Bearer\s+/i, '').split('.');
@@ -130,6 +139,9 @@ export async function createSimServer(opts: SimServerOptions): Promise<SimServer
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
     routerOptions: { maxParamLength: 2000 },
+    // Microsoft's own troubleshooting script posts to `.../activity/feed//subscriptions/start`: empty path
+    // segments under the Management Activity API root are collapsed before routing.
+    rewriteUrl: (req: { url?: string }) => collapseFeedSlashes(req.url ?? '/'),
     forceCloseConnections: true,
     ...(material ? { https: { key: material.tls.keyPem, cert: material.tls.certPem } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
@@ -204,8 +216,22 @@ export async function createSimServer(opts: SimServerOptions): Promise<SimServer
 
   // Bodies: forms for the token endpoint; JSON (empty allowed) elsewhere; anything else as text.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => {
+    // PowerShell's Invoke-RestMethod labels a string body form-urlencoded unless told otherwise; Microsoft's
+    // own troubleshooting script posts the JSON webhook body that way. Under the Management API a body that
+    // is a JSON object is read as JSON.
+    const text = body as string;
+    if (kindOf(req.url) === 'management' && text.trimStart().startsWith('{')) {
+      try {
+        return done(null, JSON.parse(text));
+      } catch {
+        const err = new Error('malformed JSON body') as Error & { statusCode: number; code: string };
+        err.statusCode = 400;
+        err.code = 'SIM_BAD_JSON';
+        return done(err, undefined);
+      }
+    }
+    done(null, Object.fromEntries(new URLSearchParams(text)));
   });
   app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string' }, (_req, body, done) => {
     const text = (body as string).trim();

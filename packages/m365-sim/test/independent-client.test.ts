@@ -448,3 +448,42 @@ describe('a Graph SDK-style pager', () => {
     expect(revoke.body.value).toBe(true);
   });
 });
+
+describe("the PowerShell script of Microsoft's troubleshooting page", () => {
+  // troubleshooting-the-office-365-management-activity-api: Invoke-RestMethod -Method Post to
+  // `.../activity/feed//subscriptions/start?contentType=Audit.SharePoint` (a doubled slash) with a JSON
+  // string body and no -ContentType, which PowerShell labels application/x-www-form-urlencoded; then
+  // the blob GET with `?PublisherIdentifier=` appended to the contentUri.
+  it('starts a webhook subscription through a doubled slash with a JSON body labelled as a form', async () => {
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = 200;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const addr = receiver.address();
+      const address = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/o365/`;
+      const token = await v2Token();
+      const r = await http(`${feedRoot()}//subscriptions/start?contentType=Audit.SharePoint`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: JSON.stringify({ webhook: { address, authId: 'o365activityapinotification', expiration: '' } }),
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.webhook).toEqual({ status: 'enabled', address, authId: 'o365activityapinotification', expiration: null });
+      await inject(1, 'Audit.SharePoint');
+      const list = await http(`${feedRoot()}/subscriptions/content?contentType=Audit.SharePoint`, { headers: { authorization: `Bearer ${token}` } });
+      const uri = list.body[list.body.length - 1].contentUri as string;
+      const blob = await http(`${uri}?PublisherIdentifier=${PARTNER}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(blob.status).toBe(200);
+      expect(Array.isArray(blob.body)).toBe(true);
+      const log = await http(`${sim.url}/_sim/requests?path=activity/feed/audit`);
+      expect(log.body.at(-1).publisher).toBe(PARTNER);
+    } finally {
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
+  });
+});
