@@ -7,7 +7,7 @@
 //                 injected records.
 // Needs PostgreSQL: TW_BENCH_DATABASE_URL or TENANTWATCH_TEST_DATABASE_URL (a schema of its own is
 // created and dropped). Sizes: TW_BENCH_SCALE_TENANTS (default 1000), TW_BENCH_SCALE_RECORDS (default 200000),
-// TW_BENCH_SCALE_WORKERS (default 2). States its input sizes; asserts no time.
+// TW_BENCH_SCALE_WORKERS (default 2), TW_BENCH_SCALE_NODE_OPTIONS (the workers' NODE_OPTIONS). States its input sizes; asserts no time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +26,8 @@ import { CLIENT, PARTNER, SECRET, records, simConfigInput, writeSimConfig } from
 const TENANTS = Number(process.env.TW_BENCH_SCALE_TENANTS ?? 1000);
 const RECORDS = Number(process.env.TW_BENCH_SCALE_RECORDS ?? 200_000);
 const WORKERS = Number(process.env.TW_BENCH_SCALE_WORKERS ?? 2);
+/** Node options of the workers, e.g. --max-old-space-size=128 (V8 otherwise grows its heap lazily before collecting). */
+const NODE_OPTIONS = process.env.TW_BENCH_SCALE_NODE_OPTIONS ?? '';
 const TYPES: SimContentType[] = ['Audit.AzureActiveDirectory', 'Audit.Exchange', 'Audit.General'];
 const SEED = 7;
 const RECORDS_PER_BLOB = 500;
@@ -99,7 +101,7 @@ async function run(): Promise<BenchResult[]> {
     // Warm-up: each worker plans a cycle at start; this first cycle starts every subscription (AF20022 → start).
     const warmStart = Date.now();
     for (let w = 0; w < WORKERS; w++) {
-      const c = spawn(process.execPath, [BIN, '--config', cfg, 'run', '--role', 'worker'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+      const c = spawn(process.execPath, [BIN, '--config', cfg, 'run', '--role', 'worker'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: NODE_OPTIONS } });
       let err = '';
       c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
       c.once('exit', (code, signal) => {
@@ -175,6 +177,7 @@ async function run(): Promise<BenchResult[]> {
         recordsPerBlob: RECORDS_PER_BLOB,
         workers: WORKERS,
         process: 'tenantwatch run --role worker (highest VmHWM of any worker)',
+        nodeOptions: NODE_OPTIONS,
         store: 'postgres',
         ingestSeconds: Number(ingestSeconds.toFixed(1)),
         recordsPerSecond: Math.round(injected / ingestSeconds),
