@@ -14,7 +14,13 @@ import { createManagementApi, type ManagementApi } from './m365/management-api.t
 import { createTokenProvider } from './m365/token.ts';
 import type { DetectorLike, PipelineDeps } from './pipeline.ts';
 import { recordDetections } from './alerts/record.ts';
-import { startDispatcher, type Dispatcher } from './notify/dispatcher.ts';
+import type { Dispatcher } from './notify/dispatcher.ts';
+import { startNotifyDispatcher } from './notify/wiring.ts';
+import { observeSignInRecords } from './enrich/baseline.ts';
+import { withStoredNotifySettings } from './web/settings.ts';
+import { createM365Clients } from './m365/clients.ts';
+import { startContextRefresh } from './tenants/refresh.ts';
+import type { TokenProvider } from './m365/token.ts';
 import { createChannels } from './notify/channels/index.ts';
 import { openStore, type Store } from './store/db.ts';
 import { migrateToLatest } from './store/migrate.ts';
@@ -52,6 +58,7 @@ export interface Service {
 
 export interface IngestParts {
   store: Store;
+  tokens: TokenProvider;
   http: M365Http;
   api: ManagementApi;
   pipeline: PipelineDeps;
@@ -84,10 +91,11 @@ export async function buildIngest(config: Readonly<Config>, logger: Logger, dete
     detector,
     loadContext: (db, tenantId) => loadTenantContext(db, tenantId),
     recordDetections: (trx, detections, ctx) => recordDetections(trx, detections, { config, geo, context: (t) => (t === ctx.tenantId ? ctx : undefined) }),
+    observeRecords: (trx, records) => observeSignInRecords(trx, records, geo),
     maxRawRecordBytes: config.ingest.maxRawRecordBytes,
     logger,
   };
-  return { store, http, api, pipeline };
+  return { store, tokens, http, api, pipeline };
 }
 
 /** The webhook address and auth id, when webhook mode is on (both must be configured). */
@@ -169,16 +177,22 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
     if (worker) {
       if (opts.pollLoop !== false && !schedulerRunsJobs) poller.start();
       stops.push(async () => poller!.stop());
-      const channels = createChannels(config.notify);
-      dispatcher = startDispatcher({
+      // Channels and routes saved from the console (settings table) win over the file's.
+      const notifyConfig = await withStoredNotifySettings(store.db, config);
+      const channels = createChannels(notifyConfig.notify);
+      // Console links and signed Secure-and-Remediate links when web.publicUrl / remediate.linkSecret are set.
+      dispatcher = startNotifyDispatcher(notifyConfig, {
         db: store.db,
         channels,
         logger,
-        maxAttempts: config.notify.maxAttempts,
-        alertUrl: config.web.publicUrl ? (id) => `${config.web.publicUrl!.replace(/\/+$/, '')}/alerts/${encodeURIComponent(id)}` : undefined,
         onError: (e) => logger.error({ err: (e as Error)?.message }, 'dispatcher error'),
       });
       stops.push(async () => dispatcher!.stop());
+      // Tenant contexts (accepted domains, recipients) and health stay fresh: every 6 h, first after 5 min
+      // (onboarding has just loaded them; `tenants health` refreshes on demand).
+      const clients = createM365Clients(config, { logger, tokens: parts.tokens, http: parts.http });
+      const refresher = startContextRefresh({ db: store.db, config, clients, logger }, { initialDelayMs: 5 * 60_000 });
+      stops.push(async () => refresher.stop());
     }
     let stopped: Promise<void> | undefined;
     return {

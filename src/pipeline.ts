@@ -31,6 +31,8 @@ export interface PipelineDeps {
   detector?: DetectorLike;
   loadContext?: (db: Kysely<Database>, tenantId: string) => Promise<TenantContext>;
   recordDetections?: (trx: Transaction<Database>, detections: Detection[], ctx: TenantContext) => Promise<unknown[]>;
+  /** After the alerts: lets enrichment learn from the new records (the per-user sign-in baseline), same transaction. */
+  observeRecords?: (trx: Transaction<Database>, records: NormalizedRecord[]) => Promise<unknown>;
   maxRawRecordBytes: number;
   logger?: Logger;
   now?: () => Date;
@@ -185,6 +187,8 @@ export async function processBlob(db: Kysely<Database>, input: BlobInput, deps: 
         const changes = await deps.recordDetections(trx, detections, ctx ?? emptyContext(input.tenantId));
         alerts = changes.length;
       }
+      // 5b. the baseline learns only after the alerts were judged against what was known before.
+      if (newOnes.length && deps.observeRecords) await deps.observeRecords(trx, newOnes.map((g) => g.record));
 
       for (const g of newOnes) results.push({ index: g.index, id: g.record.id, outcome: 'new', detections: perRecord.get(g.index) ?? 0 });
       results.sort((a, b) => a.index - b.index);

@@ -1,7 +1,7 @@
 // The Office 365 Management Activity API: subscriptions, content listing (windows + NextPageUri paging)
 // and content blobs. Every request carries PublisherIdentifier, blob downloads included, so our calls
 // count against our own quota, not the shared one (m365-api.md §2; Microsoft: "Activity API reference").
-import type { Config } from '../config.ts';
+import { baseUrlsOf, type Config } from '../config.ts';
 import { OperatorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { M365Error, isM365Error } from './m365-error.ts';
@@ -119,8 +119,8 @@ export interface ManagementApiDeps {
 }
 
 export function managementBase(config: Readonly<Config>): string {
-  const base = config.microsoft.baseUrls.management ?? 'https://manage.office.com';
-  return base.replace(/\/+$/, '');
+  // The cloud picks Microsoft's host (manage.office.com, manage-gcc.office.com, manage.office365.us …).
+  return baseUrlsOf(config).management;
 }
 
 function publisherOf(config: Readonly<Config>): string {
