@@ -218,7 +218,10 @@ describe('several workers on PostgreSQL', () => {
       return recs.every((x) => got.get(`${t}|${x.Id as string}`) === 1);
     }, 60_000);
 
+    // The killed worker drops out of the alive list once its heartbeat is older than 30 s.
+    await waitFor('the dead worker counted dead', async () => (await clusterStatus(store.db)).workersAlive === 2, 60_000);
     const after = await clusterStatus(store.db);
+    expect(after.workers.find((w) => w.pid === a.child.pid)?.alive).toBe(false);
     expect(after.workersAlive).toBe(2); // the web process and the surviving worker
     expect(after.tenants.length).toBe(TENANTS);
     expect(after.tenants.every((x) => x.lagSeconds !== null)).toBe(true);
