@@ -28,7 +28,6 @@ import { loadTenantContext } from './tenants/context.ts';
 import { buildServer } from './web/server.ts';
 import { loadRulePackFromDirs } from '../rules/index.ts';
 import { createDetector } from './detect/detector.ts';
-import { forPipeline } from './detect/pipeline-adapter.ts';
 import { createGeoLookup } from './enrich/geo.ts';
 import type { GeoLookup } from './enrich/geo.ts';
 import { createPollJobs } from './scale/jobs.ts';
@@ -69,7 +68,7 @@ export function buildPipelineDetector(config: Readonly<Config>): { detector: Det
   const { pack, problems } = loadRulePackFromDirs(config.detect.ruleDirs);
   if (problems.length) throw new OperatorError('TW_RULES_INVALID', { count: problems.length }, { details: problems });
   const geo = config.enrich.geo === 'none' ? undefined : createGeoLookup({ cityDb: config.enrich.cityDb, asnDb: config.enrich.asnDb });
-  return { detector: forPipeline(createDetector({ pack, geo, overrides: config.detect.overrides })), geo };
+  return { detector: createDetector({ pack, geo, overrides: config.detect.overrides }), geo };
 }
 
 /** Opens the store (migrated) and builds the Management API client and the record pipeline (with detection). */

@@ -10,20 +10,18 @@ import type { Logger } from './log.ts';
 import type { Detection, TenantContext } from './model.ts';
 import type { Database } from './store/schema.ts';
 import { nowIso } from './store/db.ts';
-import { bumpNewest, completeClaim, insertNewRecords, loadHistory, saveHistory, type StoredRecord } from './ingest/store.ts';
+import { bumpNewest, completeClaim, insertNewRecords, type StoredRecord } from './ingest/store.ts';
+import type { History, HistoryKey } from './detect/history.ts';
+import { createStoreHistory } from './store/tables/detect.ts';
 
 export type RecordOutcome = { ok: true; record: NormalizedRecord } | { ok: false; id?: string; reason: string };
 
-/** Small key/value state a history-based rule reads and writes while a batch is evaluated. */
-export interface HistoryState {
-  get(key: string): unknown;
-  set(key: string, value: unknown): void;
-}
-
-/** What the pipeline needs from detect/ (its detector satisfies this). */
+/** What the pipeline needs from detect/ (its Detector satisfies this). History keys name a tenant, or
+ * '*' for state shared across tenants (shared destinations); the pipeline preloads them from the store
+ * (detect_state) and writes the changed ones back in the blob's transaction. */
 export interface DetectorLike {
-  historyKeys?(record: NormalizedRecord): string[];
-  evaluate(record: NormalizedRecord, ctx: TenantContext, history: HistoryState): Detection[];
+  historyKeys?(record: NormalizedRecord, ctx: TenantContext | undefined): HistoryKey[];
+  evaluate(record: NormalizedRecord, ctx: TenantContext, history: History): Detection[];
 }
 
 export interface PipelineDeps {
@@ -158,16 +156,9 @@ export async function processBlob(db: Kysely<Database>, input: BlobInput, deps: 
       let ctx: TenantContext | undefined;
       if (deps.detector && newOnes.length > 0) {
         ctx = deps.loadContext ? await deps.loadContext(trx, input.tenantId) : emptyContext(input.tenantId);
-        const keys = deps.detector.historyKeys ? newOnes.flatMap((g) => safeKeys(deps.detector!, g.record)) : [];
-        const state = keys.length ? await loadHistory(trx, input.tenantId, keys) : new Map<string, unknown>();
-        const changed = new Map<string, unknown>();
-        const history: HistoryState = {
-          get: (k) => state.get(k),
-          set: (k, v) => {
-            state.set(k, v);
-            changed.set(k, v);
-          },
-        };
+        const history = createStoreHistory();
+        const keys = deps.detector.historyKeys ? newOnes.flatMap((g) => safeKeys(deps.detector!, g.record, ctx)) : [];
+        if (keys.length) await history.preload(trx, keys);
         for (const g of newOnes) {
           try {
             const ds = deps.detector.evaluate(g.record, ctx, history);
@@ -178,7 +169,7 @@ export async function processBlob(db: Kysely<Database>, input: BlobInput, deps: 
             deps.logger?.error({ tenantId: input.tenantId, recordId: g.record.id, err: (e as Error).message }, 'detection failed on a record');
           }
         }
-        if (changed.size) await saveHistory(trx, input.tenantId, changed, now);
+        await history.save(trx);
       }
 
       // 5. alerts + notification outbox, in this same transaction.
@@ -214,9 +205,9 @@ export async function processBlob(db: Kysely<Database>, input: BlobInput, deps: 
   }
 }
 
-function safeKeys(detector: DetectorLike, r: NormalizedRecord): string[] {
+function safeKeys(detector: DetectorLike, r: NormalizedRecord, ctx: TenantContext | undefined): HistoryKey[] {
   try {
-    return detector.historyKeys?.(r) ?? [];
+    return detector.historyKeys?.(r, ctx) ?? [];
   } catch {
     return [];
   }

@@ -116,10 +116,10 @@ describe.each(DIALECTS)('ingest pipeline on %s', (dialect) => {
       {
         ...deps,
         detector: {
-          historyKeys: (r) => [`user:${r.userId}`],
+          historyKeys: (r) => [{ tenantId: T, key: `user:${r.userId}` }],
           evaluate: (r, ctx, history) => {
-            const n = Number(history.get(`user:${r.userId}`) ?? 0) + 1;
-            history.set(`user:${r.userId}`, n);
+            const n = Number(history.get(T, `user:${r.userId}`) ?? 0) + 1;
+            history.set(T, `user:${r.userId}`, n);
             return n === 2 ? [{ recordId: r.id, ruleId: 'second', behaviour: 'inbox-rule-hide', severity: 'high', tenantId: ctx.tenantId, userId: r.userId, summary: 's', attempt: false, occurredAt: r.creationTime }] : [];
           },
         },
@@ -132,7 +132,7 @@ describe.each(DIALECTS)('ingest pipeline on %s', (dialect) => {
     );
     expect(out.detections).toBe(1);
     expect(seen).toEqual(['1 detections, 2 records visible']);
-    const h = await store.db.selectFrom('ingest_history').select(['key', 'value_json']).execute();
+    const h = await store.db.selectFrom('detect_state').select(['key', 'value_json']).execute();
     expect(h).toEqual([{ key: 'user:jane@contoso.com', value_json: '2' }]);
   });
 

@@ -4,7 +4,6 @@ import { createDetector } from './detector.ts';
 import { matchingExclusion } from './exclusions.ts';
 import { createMemoryHistory } from './history.ts';
 import { normalizeRecord } from './normalize.ts';
-import { forPipeline } from './pipeline-adapter.ts';
 import type { NormalizedRecord } from './record.ts';
 import { buildRulePack } from './rule-schema.ts';
 
@@ -94,14 +93,6 @@ describe('the detector', () => {
     const h = createMemoryHistory();
     det.evaluate(rec({ Operation: 'UserLoggedIn', ResultStatus: 'Success' }), ctx, h);
     expect((h.get('t', 'signin:jane@contoso.com') as { n: number }).n).toBe(1);
-  });
-
-  it('fits the pipeline interface with per-tenant state', () => {
-    const p = forPipeline(createDetector({ pack }));
-    const state = new Map<string, unknown>();
-    expect(p.historyKeys(fwd('drop@x.org'))).toContain('dest:drop@x.org');
-    p.evaluate(fwd('drop@x.org'), ctx, { get: (k) => state.get(k), set: (k, v) => state.set(k, v) });
-    expect(state.has('dest:drop@x.org')).toBe(true);
   });
 
   it('applies exclusions by destination pattern, user and IP range', () => {

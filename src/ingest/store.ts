@@ -278,43 +278,15 @@ export async function insertNewRecords(trx: Q, records: StoredRecord[], now: str
   return fresh;
 }
 
-export async function loadHistory(db: Q, tenantId: string, keys: string[]): Promise<Map<string, unknown>> {
-  const out = new Map<string, unknown>();
-  const unique = [...new Set(keys)];
-  for (let i = 0; i < unique.length; i += 200) {
-    const rows = await db
-      .selectFrom('ingest_history')
-      .select(['key', 'value_json'])
-      .where('tenant_id', '=', tenantId)
-      .where('key', 'in', unique.slice(i, i + 200))
-      .execute();
-    for (const r of rows) {
-      try {
-        out.set(r.key, JSON.parse(r.value_json));
-      } catch {
-        // a damaged state value is dropped: the rule starts that key afresh
-      }
-    }
-  }
-  return out;
-}
-
-export async function saveHistory(db: Q, tenantId: string, entries: Map<string, unknown>, now: string): Promise<void> {
-  for (const [key, value] of entries) {
-    const value_json = JSON.stringify(value ?? null);
-    await db
-      .insertInto('ingest_history')
-      .values({ tenant_id: tenantId, key, value_json, updated_at: now })
-      .onConflict((oc) => oc.columns(['tenant_id', 'key']).doUpdateSet({ value_json, updated_at: now }))
-      .execute();
-  }
-}
-
 /** Drops claims and records-seen older than the horizon (7 days of retention + a day of margin). */
+/** Detection history (sign-in baselines, destinations) untouched for this long is dropped. */
+export const HISTORY_HORIZON_MS = 90 * 86_400_000;
+
 export async function pruneIngest(db: Q, before: string): Promise<{ blobs: number; records: number; history: number }> {
   const b = await db.deleteFrom('ingest_blobs').where('listed_at', '<', before).where('status', 'in', ['done', 'expired', 'given-up']).executeTakeFirst();
   const r = await db.deleteFrom('ingest_records').where('stored_at', '<', before).executeTakeFirst();
-  const h = await db.deleteFrom('ingest_history').where('updated_at', '<', before).executeTakeFirst();
+  const historyBefore = new Date(Date.parse(before) - HISTORY_HORIZON_MS).toISOString();
+  const h = await db.deleteFrom('detect_state').where('updated_at', '<', historyBefore).executeTakeFirst();
   return { blobs: Number(b.numDeletedRows), records: Number(r.numDeletedRows), history: Number(h.numDeletedRows) };
 }
 

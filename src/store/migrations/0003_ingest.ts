@@ -59,19 +59,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('ingest_records_pk', ['tenant_id', 'record_id'])
     .execute();
   await db.schema.createIndex('ingest_records_stored').on('ingest_records').columns(['stored_at']).execute();
-  await db.schema
-    .createTable('ingest_history')
-    .addColumn('tenant_id', 'text', (c) => c.notNull())
-    .addColumn('key', 'text', (c) => c.notNull())
-    .addColumn('value_json', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('ingest_history_pk', ['tenant_id', 'key'])
-    .execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('ingest_history').execute();
   await db.schema.dropTable('ingest_records').execute();
   await db.schema.dropTable('ingest_blobs').execute();
   await db.schema.dropTable('ingest_cursors').execute();

@@ -58,11 +58,4 @@ export interface IngestTables {
     raw_truncated: number;
     stored_at: string;
   };
-  /** Small key/value state that history-based detection rules keep between batches. */
-  ingest_history: {
-    tenant_id: string;
-    key: string;
-    value_json: string;
-    updated_at: string;
-  };
 }
