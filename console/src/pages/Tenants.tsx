@@ -32,6 +32,41 @@ const CHECK_LABELS: Record<string, string> = {
   recipients: 'Recipients (contacts, shared mailboxes)',
 };
 
+interface Cluster {
+  scheduler: string;
+  workersAlive: number;
+  jobs: { queued: number; running: number; retrying: number; failed: number; dead: number; completed: number };
+  notifications: { pending: number; sending: number; sent: number; dead: number; oldestPendingAt: string | null };
+}
+
+/** Workers alive, poll jobs and the notification queue (GET /api/cluster). */
+function ServicePanel() {
+  const c = useLoad(() => get<Cluster>('/api/cluster'), []);
+  useLive(['tenants', 'alerts'], () => c.reload());
+  if (c.error) return <ErrorState error={c.error} retry={c.reload} />;
+  if (!c.data) return <Loading what="service status" />;
+  const { jobs, notifications: n } = c.data;
+  return (
+    <Card title="Service">
+      <dl className="facts" data-testid="cluster">
+        <dt>Scheduler</dt>
+        <dd>
+          <T v={c.data.scheduler === 'none' ? 'in-process poll loop' : c.data.scheduler} max={40} /> · {c.data.workersAlive} worker process(es) reporting
+        </dd>
+        <dt>Poll jobs</dt>
+        <dd>
+          {jobs.queued} queued · {jobs.running} running · {jobs.retrying} retrying · {jobs.failed} failed · {jobs.dead} dead-lettered
+        </dd>
+        <dt>Notifications</dt>
+        <dd>
+          {n.pending} pending · {n.sending} sending · {n.sent} sent · {n.dead ? <Badge tone="bad">{n.dead} dead-lettered</Badge> : '0 dead-lettered'}
+          {n.oldestPendingAt ? ` · oldest pending since ${when(n.oldestPendingAt)}` : ''}
+        </dd>
+      </dl>
+    </Card>
+  );
+}
+
 export function TenantsPage({ me }: { me: Me }) {
   const list = useLoad(() => get<{ items: Tenant[] }>('/api/tenants'), []);
   useLive(['tenants'], () => list.reload());
@@ -63,6 +98,7 @@ export function TenantsPage({ me }: { me: Me }) {
           </Button>
         )}
       </div>
+      <ServicePanel />
       {error ? <ErrorState error={error} /> : null}
       {message && (
         <div className="state" role="status">

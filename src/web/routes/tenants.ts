@@ -9,6 +9,8 @@ import { nowIso } from '../../store/db.ts';
 import type { WebContext } from '../server.ts';
 import type { TenantView } from '../ports.ts';
 import { need, notFound, parseBody } from './util.ts';
+import { clusterStatus } from '../../scale/registry.ts';
+import { notifyHealth } from '../../notify/outbox.ts';
 
 function safeJson(text: string | null): Record<string, unknown> {
   if (!text) return {};
@@ -55,6 +57,12 @@ const trustedBody = z.object({ trustedIps: z.array(z.string().max(64).refine(isC
 
 export function registerTenantRoutes(app: FastifyInstance, ctx: WebContext): void {
   const list = () => (ctx.tenants ? ctx.tenants.list() : tenantsFromStore(ctx.db));
+
+  app.get(
+    '/api/cluster',
+    { config: { permission: 'read' }, schema: { tags: ['tenants'], summary: 'Workers alive, poll jobs queued/running/failed, per-tenant lag, notification queue and dead letters' } },
+    async () => ({ ...(await clusterStatus(ctx.db)), notifications: await notifyHealth(ctx.db) }),
+  );
 
   app.get('/api/tenants', { config: { permission: 'read' }, schema: { tags: ['tenants'], summary: 'Every tenant with its health checks and the fix for each' } }, async () => ({
     items: await list(),
