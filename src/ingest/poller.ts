@@ -16,6 +16,7 @@ import {
   claimBlob,
   claimCandidates,
   failClaim,
+  advanceCursor,
   getCursor,
   newOwnerId,
   pruneIngest,
@@ -23,6 +24,7 @@ import {
   updateCursor,
   type BlobRef,
   type ClaimCandidate,
+  type CursorRow,
 } from './store.ts';
 
 export interface ContentTypeReport {
@@ -115,6 +117,23 @@ export interface Poller {
 }
 
 const MAX_ERROR_MESSAGES = 20;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TENANT_DIRECTORY_MS = 30_000;
+const directories = new WeakMap<object, { at: number; byId: Promise<Map<string, { tenantId: string; name: string }>> }>();
+
+/** Every tenant's id and name, per store, refreshed after TENANT_DIRECTORY_MS. */
+function tenantDirectory(db: Kysely<Database>, nowMs: number): Promise<Map<string, { tenantId: string; name: string }>> {
+  const cached = directories.get(db);
+  if (cached && nowMs - cached.at < TENANT_DIRECTORY_MS && nowMs >= cached.at) return cached.byId;
+  const byId = db
+    .selectFrom('tenants')
+    .select(['tenant_id', 'name'])
+    .execute()
+    .then((rows) => new Map(rows.map((r) => [r.tenant_id.toLowerCase(), { tenantId: r.tenant_id, name: r.name }])));
+  directories.set(db, { at: nowMs, byId });
+  byId.catch(() => directories.delete(db));
+  return byId;
+}
 
 function emptyCt(contentType: string): ContentTypeReport {
   return { contentType, blobs: 0, records: 0, duplicates: 0, malformed: 0, errors: 0, errorMessages: [], lagSeconds: null };
@@ -148,6 +167,12 @@ export function createPoller(deps: PollerDeps): Poller {
   const lastStart = new Map<string, number>();
 
   async function selectTenants(filter?: string[]): Promise<Array<{ tenantId: string; name: string }>> {
+    // A scale-out job names one tenant id: answered from the process's tenant directory (read once per
+    // TENANT_DIRECTORY_MS for all its pollers, not once per job); an id not in it is read from the table.
+    if (filter?.length === 1 && UUID.test(filter[0]!.toLowerCase())) {
+      const known = (await tenantDirectory(db, clock().getTime())).get(filter[0]!.toLowerCase());
+      if (known) return [known];
+    }
     const want = (filter ?? []).map((f) => f.toLowerCase());
     let q = db.selectFrom('tenants').select(['tenant_id', 'name', 'default_domain', 'enabled']);
     // Narrowed in SQL when the filter is tenant ids (scale-out runs one job per tenant over thousands of tenants).
@@ -212,7 +237,11 @@ export function createPoller(deps: PollerDeps): Poller {
     }
   }
 
-  async function listContentType(tenantId: string, ct: ContentTypeReport, opts: PollOptions): Promise<void> {
+  /**
+   * Lists one content type up to now. Returns the cursor row as read at the start (its newest_record_at
+   * serves the lag when no blob is committed later in the job, saving a query).
+   */
+  async function listContentType(tenantId: string, ct: ContentTypeReport, opts: PollOptions): Promise<CursorRow | undefined> {
     const contentType = ct.contentType;
     const cursor = await getCursor(db, tenantId, contentType);
     const now = floorSecond(clock());
@@ -220,7 +249,7 @@ export function createPoller(deps: PollerDeps): Poller {
     if (cursor?.backoffUntil && cursor.backoffUntil > nowText && !opts.ignoreBackoff) {
       ct.errors++;
       ct.errorMessages.push(`throttled by Microsoft: listing paused until ${cursor.backoffUntil}`);
-      return;
+      return cursor;
     }
     // Keep a small margin inside the 7 days so the start never crosses the limit by the time it arrives.
     const oldestAllowed = new Date(now.getTime() - RETENTION_MS + 5 * 60_000);
@@ -238,8 +267,14 @@ export function createPoller(deps: PollerDeps): Poller {
     }
     if (from.getTime() < oldestAllowed.getTime()) from = oldestAllowed;
     from = floorSecond(from);
-    await updateCursor(db, tenantId, contentType, { last_poll_at: nowText }, nowText);
+    // The row exists from here on; on later polls last_poll_at goes with the final update (one statement).
+    if (!cursor) await updateCursor(db, tenantId, contentType, { last_poll_at: nowText }, nowText);
 
+    // Windows that listed no blob advance the cursor without a transaction: nothing is registered with them,
+    // so the advance is folded into the one UPDATE at the end (also written when a later window fails).
+    let emptyListedTo: string | undefined;
+    let complete = false;
+    try {
     for (let a = from; a.getTime() < now.getTime() && !stopping; ) {
       const b = new Date(Math.min(a.getTime() + DAY_MS, now.getTime()));
       const items: BlobRef[] = [];
@@ -261,23 +296,31 @@ export function createPoller(deps: PollerDeps): Poller {
           throw e;
         }
       }
+      if (items.length === 0) {
+        emptyListedTo = nowIso(b);
+        a = b;
+        continue;
+      }
       // The listed blobs and the cursor advance commit together: a crash between windows re-lists, and
       // contentIds already known are ignored.
       const stamp = nowIso(clock());
       await db.transaction().execute(async (trx) => {
         await registerBlobs(trx, items, stamp);
-        const current = await getCursor(trx, tenantId, contentType);
-        const to = nowIso(b);
-        const listedTo = current?.listedTo && current.listedTo > to ? current.listedTo : to;
-        await updateCursor(trx, tenantId, contentType, { listed_to: listedTo, backoff_level: 0, backoff_until: null }, stamp);
+        await advanceCursor(trx, tenantId, contentType, nowIso(b), { backoff_level: 0, backoff_until: null }, stamp);
       });
+      emptyListedTo = undefined;
       a = b;
     }
-    // Listing is complete up to now: the content type is healthy unless a later blob fails.
-    if (!stopping) {
+    complete = !stopping;
+    } finally {
+      // Listing complete up to now: the content type is healthy unless a later blob fails.
       const stamp = nowIso(clock());
-      await updateCursor(db, tenantId, contentType, { last_success_at: stamp }, stamp);
+      const patch: Parameters<typeof advanceCursor>[4] = { last_poll_at: nowText };
+      if (emptyListedTo !== undefined) Object.assign(patch, { backoff_level: 0, backoff_until: null });
+      if (complete) patch.last_success_at = stamp;
+      await advanceCursor(db, tenantId, contentType, emptyListedTo, patch, stamp).catch((e) => logger.warn({ tenantId, contentType, error: errText(e) }, 'cursor update failed'));
     }
+    return cursor;
   }
 
   function retryAt(attempts: number): string {
@@ -341,10 +384,11 @@ export function createPoller(deps: PollerDeps): Poller {
     };
     emit();
     await checkWebhook(t.tenantId, reports);
+    const cursors = new Map<string, CursorRow | undefined>();
     for (const ct of reports.values()) {
       if (stopping) break;
       try {
-        await listContentType(t.tenantId, ct, opts);
+        cursors.set(ct.contentType, await listContentType(t.tenantId, ct, opts));
       } catch (e) {
         if (isM365Error(e) && e.code === 'TW_M365_THROTTLED') {
           const cur = await getCursor(db, t.tenantId, ct.contentType);
@@ -354,7 +398,7 @@ export function createPoller(deps: PollerDeps): Poller {
       }
     }
     if (!stopping) {
-      const candidates = await claimCandidates(db, t.tenantId, nowIso(clock()), { ignoreBackoff: opts.ignoreBackoff, me: owner });
+      const candidates = await claimCandidates(db, t.tenantId, nowIso(clock()), { ignoreBackoff: opts.ignoreBackoff, me: owner, contentTypes });
       const mine = candidates.filter((c) => reports.has(c.contentType));
       prog.phase = 'fetching';
       prog.blobsTotal = mine.length;
@@ -367,7 +411,11 @@ export function createPoller(deps: PollerDeps): Poller {
         }),
       );
     }
-    const health = await db.selectFrom('ingest_cursors').select(['content_type', 'newest_record_at']).where('tenant_id', '=', t.tenantId).execute();
+    // The lag: from the cursors read at the start when no blob was committed since (the common, empty poll).
+    const fresh = [...reports.values()].every((r) => r.blobs === 0 && cursors.has(r.contentType));
+    const health = fresh
+      ? [...cursors].map(([content_type, c]) => ({ content_type, newest_record_at: c?.newestRecordAt ?? null }))
+      : await db.selectFrom('ingest_cursors').select(['content_type', 'newest_record_at']).where('tenant_id', '=', t.tenantId).execute();
     const nowMs = clock().getTime();
     for (const h of health) {
       const r = reports.get(h.content_type);

@@ -75,6 +75,16 @@ function toCursor(r: Database['ingest_cursors']): CursorRow {
 
 /** Creates the cursor row if missing, then applies `patch`. */
 export async function updateCursor(db: Q, tenantId: string, contentType: string, patch: Partial<Omit<Database['ingest_cursors'], 'tenant_id' | 'content_type'>>, now: string): Promise<void> {
+  // One statement when the row exists (every poll after the first); the insert only when it did not.
+  if (Object.keys(patch).length > 0) {
+    const r = await db
+      .updateTable('ingest_cursors')
+      .set({ ...patch, updated_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('content_type', '=', contentType)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) return;
+  }
   await db
     .insertInto('ingest_cursors')
     .values({ tenant_id: tenantId, content_type: contentType, backoff_level: 0, updated_at: now })
@@ -84,6 +94,25 @@ export async function updateCursor(db: Q, tenantId: string, contentType: string,
   await db
     .updateTable('ingest_cursors')
     .set({ ...patch, updated_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('content_type', '=', contentType)
+    .execute();
+}
+
+/**
+ * The end of a listing: raises listed_to monotonically (never below what another worker already listed) and
+ * applies `patch`, in one statement. The row must exist (the listing created it).
+ */
+export async function advanceCursor(db: Q, tenantId: string, contentType: string, listedTo: string | undefined, patch: Partial<Omit<Database['ingest_cursors'], 'tenant_id' | 'content_type' | 'listed_to'>>, now: string): Promise<void> {
+  await db
+    .updateTable('ingest_cursors')
+    .set((eb) => ({
+      ...patch,
+      updated_at: now,
+      ...(listedTo !== undefined
+        ? { listed_to: eb.case().when(eb.or([eb('listed_to', 'is', null), eb('listed_to', '<', listedTo)])).then(listedTo).else(eb.ref('listed_to')).end() }
+        : {}),
+    }))
     .where('tenant_id', '=', tenantId)
     .where('content_type', '=', contentType)
     .execute();
@@ -155,12 +184,14 @@ export interface ClaimCandidate {
 }
 
 /** Blobs of a tenant that may be claimed now (pending, due for retry, or held by an expired/dead claim). */
-export async function claimCandidates(db: Q, tenantId: string, now: string, opts: { ignoreBackoff?: boolean; limit?: number; me: string }): Promise<ClaimCandidate[]> {
-  const rows = await db
+export async function claimCandidates(db: Q, tenantId: string, now: string, opts: { ignoreBackoff?: boolean; limit?: number; me: string; contentTypes?: readonly string[] }): Promise<ClaimCandidate[]> {
+  let q = db
     .selectFrom('ingest_blobs')
     .select(['tenant_id', 'content_id', 'content_type', 'content_uri', 'content_expiration', 'status', 'claimed_by', 'lease_until', 'attempts', 'next_attempt_at'])
     .where('tenant_id', '=', tenantId)
-    .where('status', 'in', ['pending', 'failed', 'claimed'])
+    .where('status', 'in', ['pending', 'failed', 'claimed']);
+  if (opts.contentTypes?.length) q = q.where('content_type', 'in', [...opts.contentTypes]);
+  const rows = await q
     .orderBy('content_created')
     .orderBy('content_id')
     .limit(opts.limit ?? 10_000)

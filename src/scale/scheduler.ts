@@ -53,6 +53,9 @@ export function bossTarget(url: string): { connectionString: string; schema: str
   return { connectionString: u.toString(), schema: storeSchema ? `${storeSchema}_boss`.slice(0, 63) : 'pgboss' };
 }
 
+/** How long a finished job waits for others to be completed with it in one statement. */
+const COMPLETE_BATCH_MS = 50;
+
 function errText(e: unknown): string {
   return ((e as Error)?.message ?? String(e)).slice(0, 300);
 }
@@ -161,16 +164,41 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   }
   const plan = async (): Promise<number> => insert(await planCycle(o.db, contentTypes));
 
-  // The consumer: fetch as many jobs as there are free slots, run each, complete or fail it one by one.
+  // The consumer: fetch jobs in batches (once a quarter of the slots are free, not one fetch per finished job), run
+  // each, and complete them in batches (one statement for the jobs finished within COMPLETE_BATCH_MS). A
+  // completion lost with a dying worker only means the job runs again after its lease: the claim rows, not
+  // the queue, keep ingest exactly-once.
   let stopping = false;
   const slots = Math.max(1, o.slots ?? o.config.ingest.concurrency);
+  const refill = Math.max(1, Math.floor(slots / 4));
   const running = new Set<Promise<void>>();
   const idleSignal: { wake?: () => void } = {};
+  let done: string[] = [];
+  let flushing: Promise<void> | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  async function flushCompleted(): Promise<void> {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    await flushing;
+    if (!done.length) return;
+    const ids = done;
+    done = [];
+    flushing = boss
+      .complete(POLL_QUEUE, ids)
+      .then(() => undefined)
+      .catch((e) => o.logger.warn({ err: errText(e), jobs: ids.length }, 'completing jobs failed (they run again after their lease)'));
+    await flushing;
+  }
+  function completed(id: string): void {
+    done.push(id);
+    if (done.length >= slots) void flushCompleted();
+    else flushTimer ??= setTimeout(() => void flushCompleted(), COMPLETE_BATCH_MS);
+  }
   const consuming = !runsJobs
     ? Promise.resolve()
     : (async () => {
         while (!stopping) {
-          if (running.size >= slots) {
+          if (running.size > 0 && slots - running.size < refill) {
             await Promise.race(running);
             continue;
           }
@@ -190,7 +218,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
               try {
                 if (!isPollJob(job.data)) throw new Error('malformed poll job');
                 await o.jobs!.run(job.data);
-                await boss.complete(POLL_QUEUE, job.id).catch((e) => o.logger.warn({ err: errText(e) }, 'completing a job failed'));
+                completed(job.id);
                 beat.jobsDone++;
               } catch (e) {
                 beat.jobsFailed++;
@@ -214,7 +242,10 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     async idle() {
       for (;;) {
         const queued = await boss.getQueueSize(POLL_QUEUE);
-        if (queued === 0 && running.size === 0) return;
+        if (queued === 0 && running.size === 0) {
+          await flushCompleted();
+          return;
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     },
@@ -224,6 +255,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
       await o.jobs?.stop();
       await consuming;
       await Promise.allSettled([...running]);
+      await flushCompleted();
       await background.stop();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch(() => {});
     },
