@@ -88,6 +88,16 @@ export interface GraphContract {
   displayName?: string;
 }
 
+/** A delegated permission grant (consent): clientId is the client app's service principal object id, not its appId. */
+export interface OAuth2PermissionGrant {
+  id: string;
+  clientId: string;
+  consentType: 'Principal' | 'AllPrincipals' | string;
+  principalId: string | null;
+  resourceId: string;
+  scope: string;
+}
+
 export interface GraphClient {
   organization(tenantId: string): Promise<GraphOrganization>;
   domains(tenantId: string): Promise<GraphDomain[]>;
@@ -98,6 +108,9 @@ export interface GraphClient {
   listMessageRules(tenantId: string, user: string): Promise<GraphMessageRule[]>;
   updateMessageRule(tenantId: string, user: string, ruleId: string, patch: Partial<GraphMessageRule>): Promise<GraphMessageRule | undefined>;
   deleteMessageRule(tenantId: string, user: string, ruleId: string): Promise<void>;
+  /** Delegated permission grants, filtered by client service principal and/or user (eq only). */
+  listOAuth2PermissionGrants(tenantId: string, filter?: { clientId?: string; principalId?: string }): Promise<OAuth2PermissionGrant[]>;
+  deleteOAuth2PermissionGrant(tenantId: string, id: string): Promise<void>;
   /** In the partner tenant (default microsoft.partnerTenantId). */
   delegatedAdminRelationships(partnerTenantId?: string): Promise<DelegatedAdminRelationship[]>;
   /** Legacy DAP partner contracts, in the partner tenant. */
@@ -107,6 +120,8 @@ export interface GraphClient {
 }
 
 const seg = (s: string) => encodeURIComponent(s);
+/** An OData string literal's content: single quotes doubled. */
+const odataString = (s: string) => s.replace(/'/g, "''");
 
 export function createGraphClient(http: M365Http, config: Readonly<Config>): GraphClient {
   const root = `${baseUrlsOf(config).graph}/v1.0`;
@@ -180,6 +195,20 @@ export function createGraphClient(http: M365Http, config: Readonly<Config>): Gra
     },
     async deleteMessageRule(tenantId, user, ruleId) {
       await http.request(tenantId, 'graph', { method: 'DELETE', url: `${root}/users/${seg(user)}/mailFolders/inbox/messageRules/${seg(ruleId)}` });
+    },
+    listOAuth2PermissionGrants(tenantId, filter = {}) {
+      // $filter supports eq on clientId (the service principal's object id) and principalId; Directory.Read.All reads.
+      // https://learn.microsoft.com/graph/api/oauth2permissiongrant-list
+      const clauses: string[] = [];
+      if (filter.clientId !== undefined) clauses.push(`clientId eq '${odataString(filter.clientId)}'`);
+      if (filter.principalId !== undefined) clauses.push(`principalId eq '${odataString(filter.principalId)}'`);
+      const q = clauses.length ? `?$filter=${encodeURIComponent(clauses.join(' and '))}` : '';
+      return list<OAuth2PermissionGrant>(tenantId, `/oauth2PermissionGrants${q}`);
+    },
+    async deleteOAuth2PermissionGrant(tenantId, id) {
+      // 204; needs DelegatedPermissionGrant.ReadWrite.All; issued tokens stay valid until they expire.
+      // https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete
+      await http.request(tenantId, 'graph', { method: 'DELETE', url: `${root}/oauth2PermissionGrants/${seg(id)}` });
     },
     delegatedAdminRelationships(partnerTenantId) {
       // GDAP relationships live in the partner tenant; $top ≤ 300.

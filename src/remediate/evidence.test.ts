@@ -43,4 +43,13 @@ describe('remediation evidence', () => {
     expect(ind.ruleNames.has('deep')).toBe(false);
     expect(ind.addresses.size).toBeLessThanOrEqual(500);
   });
+  it('takes consent apps only from illicit-consent alerts and marks admin consent per application', () => {
+    const user = alert('illicit-consent', { consentAppId: 'SP-1', consentIsAdmin: false }, 'SP-1');
+    const admin = alert('illicit-consent', { consentAppId: 'sp-2', consentIsAdmin: true }, 'sp-2');
+    const signin = alert('signin-anomaly', { appId: '4765445b-32c6-49b0-83e6-1d93765276ca' });
+    const ind = indicatorsOf([user, admin, signin]);
+    expect([...ind.appIds].sort()).toEqual(['sp-1', 'sp-2']);
+    expect([...ind.adminConsentAppIds]).toEqual(['sp-2']);
+    expect([...indicatorsOf([alert('illicit-consent', { consentType: 'AllPrincipals', clientId: 'sp-3' })]).adminConsentAppIds]).toEqual(['sp-3']);
+  });
 });

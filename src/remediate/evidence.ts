@@ -31,8 +31,10 @@ export interface Indicators {
   /** Lower-cased e-mail addresses the evidence forwards to. */
   addresses: Set<string>;
   transportRuleNames: Set<string>;
-  /** Application (client) ids of consent grants. */
+  /** Applications of consent alerts: the service principal object id (a grant's clientId) or the client app id. */
   appIds: Set<string>;
+  /** Of those, the ones whose evidence says tenant-wide (admin) consent: their AllPrincipals grants are in scope. */
+  adminConsentAppIds: Set<string>;
 }
 
 const RULE_NAME_KEYS = new Set(['rulename', 'inboxrulename', 'rule', 'name']);
@@ -70,7 +72,7 @@ export function addressesIn(value: string): string[] {
 
 /** The indicators of one or more alerts (the alert itself plus, optionally, the same user's open alerts). */
 export function indicatorsOf(alerts: readonly RemediationAlert[]): Indicators {
-  const ind: Indicators = { ruleNames: new Set(), ruleIds: new Set(), addresses: new Set(), transportRuleNames: new Set(), appIds: new Set() };
+  const ind: Indicators = { ruleNames: new Set(), ruleIds: new Set(), addresses: new Set(), transportRuleNames: new Set(), appIds: new Set(), adminConsentAppIds: new Set() };
   let budget = MAX_VALUES;
   const add = (set: Set<string>, v: string) => {
     if (budget-- > 0) set.add(v);
@@ -96,12 +98,16 @@ export function indicatorsOf(alerts: readonly RemediationAlert[]): Indicators {
     if (RULE_ID_KEYS.has(key)) add(ind.ruleIds, s);
     if (ADDRESS_KEYS.has(key)) for (const a of addressesIn(s)) add(ind.addresses, a);
     if (TRANSPORT_KEYS.has(key) || (key === 'name' && behaviour.startsWith('transport'))) add(ind.transportRuleNames, s.toLowerCase());
-    if (APP_KEYS.has(key)) add(ind.appIds, s.toLowerCase());
+    // Only consent alerts name the app to revoke (a sign-in's appId is the client the attacker used, not a grant).
+    if (APP_KEYS.has(key) && behaviour === 'illicit-consent') add(ind.appIds, s.toLowerCase());
   };
   for (const alert of alerts) {
     const behaviour = alert.behaviour;
     for (const ev of alert.evidence.slice(0, 200)) {
       if (ev.facts) take('', ev.facts, behaviour, 0);
+      if (behaviour === 'illicit-consent' && isAdminConsent(ev.facts)) {
+        for (const a of consentAppsOf(ev)) if (budget-- > 0) ind.adminConsentAppIds.add(a);
+      }
       if (ev.target) {
         const t = ev.target.trim();
         if (t && t.length <= MAX_STRING) {
@@ -117,6 +123,28 @@ export function indicatorsOf(alerts: readonly RemediationAlert[]): Indicators {
     }
   }
   return ind;
+}
+
+/** The evidence item's own facts say tenant-wide consent (consentIsAdmin, IsAdminConsent or ConsentType AllPrincipals). */
+function isAdminConsent(facts: Record<string, unknown> | undefined): boolean {
+  if (!facts) return false;
+  for (const [k, v] of Object.entries(facts).slice(0, 100)) {
+    const kk = k.toLowerCase();
+    if ((kk === 'consentisadmin' || kk === 'isadminconsent') && (v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true'))) return true;
+    if (kk === 'consenttype' && typeof v === 'string' && v.trim().toLowerCase() === 'allprincipals') return true;
+  }
+  return false;
+}
+
+/** The applications one consent evidence item names (its target and top-level app id facts). */
+function consentAppsOf(ev: EvidenceItem): string[] {
+  const out: string[] = [];
+  const t = ev.target?.trim();
+  if (t && t.length <= MAX_STRING && addressesIn(t).length === 0) out.push(t.toLowerCase());
+  for (const [k, v] of Object.entries(ev.facts ?? {}).slice(0, 100)) {
+    if (APP_KEYS.has(k.toLowerCase()) && typeof v === 'string' && v.trim() && v.length <= MAX_STRING) out.push(v.trim().toLowerCase());
+  }
+  return out;
 }
 
 /** An inbox rule as Get-InboxRule returns it (the fields remediation looks at). */

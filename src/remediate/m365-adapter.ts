@@ -10,6 +10,13 @@ export function graphPort(graph: GraphClient): RemediationGraph {
     setAccountEnabled: (t, u, e) => graph.setAccountEnabled(t, u, e),
     revokeSignInSessions: (t, u) => graph.revokeSignInSessions(t, u),
     setPassword: (t, u, p, f) => graph.setPassword(t, u, p, f),
+    async listConsentGrants(t, filter) {
+      const grants = await graph.listOAuth2PermissionGrants(t, filter);
+      return grants.map((g) => ({
+        id: g.id, clientId: g.clientId, consentType: g.consentType, principalId: g.principalId ?? null, resourceId: g.resourceId, scope: g.scope,
+      }));
+    },
+    deleteConsentGrant: (t, id) => graph.deleteOAuth2PermissionGrant(t, id),
   };
 }
 

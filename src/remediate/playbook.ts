@@ -45,6 +45,10 @@ export interface RunRequest {
 export const PASSWORD_FIX =
   'Grant the application User-PasswordProfile.ReadWrite.All (Microsoft Graph, application) with admin consent, and assign its service principal the User Administrator Entra role (Privileged Authentication Administrator for admin users); federated users change passwords on-premises.';
 
+/** What to do when the app may not delete delegated permission grants. */
+export const CONSENT_FIX =
+  'Grant the application DelegatedPermissionGrant.ReadWrite.All (Microsoft Graph, application) with admin consent; listing grants needs Directory.Read.All.';
+
 interface Ctx {
   deps: PlaybookDeps;
   req: RunRequest;
@@ -260,24 +264,81 @@ const STEPS: Record<StepId, (ctx: Ctx) => Promise<Outcome>> = {
 
   async 'revoke-consent'(ctx) {
     const g = ctx.deps.graph;
-    if (ctx.ind.appIds.size === 0) return { status: 'skipped', detail: 'the alert names no application', undoable: false };
-    if (!g.listConsentGrants || !g.deleteConsentGrant) return { status: 'skipped', detail: 'this Graph client cannot list consent grants', undoable: false };
+    if (ctx.ind.appIds.size === 0) return { status: 'skipped', detail: 'the alert names no application; no consent grant is touched (never "all grants")', undoable: false };
+    // The consenting user: a Principal grant is in scope only when it is this user's.
+    let user: { id: string } = { id: '' };
+    try {
+      user = await userIdOf(ctx);
+    } catch (e) {
+      // An admin-consent alert may name an actor that is no user here; its tenant-wide grants are still in scope.
+      if (ctx.ind.adminConsentAppIds.size === 0) throw e;
+    }
     const items: StepItem[] = [];
+    const seen = new Set<string>();
+    let untouched = 0;
     for (const appId of ctx.ind.appIds) {
-      const grants = await g.listConsentGrants(ctx.tenantId, appId);
+      // clientId is the app's service principal object id (what the consent record's ObjectId / Target names).
+      const grants = await g.listConsentGrants(ctx.tenantId, { clientId: appId });
       for (const gr of grants) {
-        const base = { kind: 'consent-grant' as const, name: `${appId}: ${gr.scope}`, identity: gr.id, before: gr };
-        if (ctx.dry) { items.push({ ...base, status: 'planned', after: { deleted: true } }); continue; }
+        if (seen.has(gr.id)) continue;
+        seen.add(gr.id);
+        const admin = gr.consentType.toLowerCase() === 'allprincipals';
+        const mine = !admin && user.id !== '' && gr.principalId !== null && gr.principalId.toLowerCase() === user.id.toLowerCase();
+        if (!mine && !(admin && ctx.ind.adminConsentAppIds.has(appId))) {
+          untouched++;
+          continue;
+        }
+        const why = admin ? `tenant-wide grant of ${gr.clientId}, the application the alert names (admin consent)` : `${ctx.upn}'s grant to ${gr.clientId}, the application the alert names`;
+        const before = { clientId: gr.clientId, consentType: gr.consentType, principalId: gr.principalId, resourceId: gr.resourceId, scope: gr.scope };
+        const base = { kind: 'consent-grant' as const, name: `${gr.scope.trim() || '(no scope)'} for ${admin ? 'all users' : ctx.upn}`, identity: gr.id, why, before };
+        if (ctx.dry) {
+          items.push({ ...base, status: 'planned', after: { removed: true } });
+          continue;
+        }
         try {
           await g.deleteConsentGrant(ctx.tenantId, gr.id);
-          items.push({ ...base, status: 'succeeded', after: { deleted: true } });
+          items.push({ ...base, status: 'succeeded', after: { removed: true } });
         } catch (e) {
-          items.push({ ...base, status: 'failed', error: stepError(e, ctx.secrets) });
+          const err = stepError(e, ctx.secrets);
+          if (err.status === 404 || err.code === 'Request_ResourceNotFound') items.push({ ...base, status: 'skipped', after: { removed: true }, why: `${why}; already removed` });
+          else {
+            if (isPermissionError(err)) err.fix = CONSENT_FIX;
+            items.push({ ...base, status: 'failed', error: err });
+          }
         }
       }
     }
-    if (items.length === 0) return { status: 'skipped', detail: `no consent grant of ${[...ctx.ind.appIds].join(', ')} exists`, undoable: false };
-    return summarise(ctx, items, 'consent grant', 'delete', 'deleted');
+    const apps = [...ctx.ind.appIds].join(', ');
+    const tail = untouched ? `; ${untouched} other grant(s) of the same application (other users) left untouched` : '';
+    if (items.length === 0) {
+      return { status: 'skipped', detail: `no consent grant of ${apps} for ${ctx.upn} exists (already revoked?)${tail}`, target: ctx.upn, undoable: false };
+    }
+    const before = { grants: items.map((i) => ({ id: i.identity, ...(i.before as Record<string, unknown>) })) };
+    let after: unknown;
+    if (!ctx.dry && items.some((i) => i.status === 'succeeded')) {
+      // Read back: a deleted grant must no longer be listed.
+      const left = new Set<string>();
+      for (const appId of ctx.ind.appIds) for (const gr of await g.listConsentGrants(ctx.tenantId, { clientId: appId })) left.add(gr.id);
+      for (const it of items) {
+        if (it.status === 'succeeded' && left.has(it.identity)) {
+          it.status = 'failed';
+          it.error = { message: 'the grant is still listed after DELETE /oauth2PermissionGrants' };
+        }
+      }
+      after = { grants: items.map((i) => ({ id: i.identity, removed: i.status === 'succeeded' || i.status === 'skipped' })) };
+    }
+    const ok = items.filter((i) => i.status === (ctx.dry ? 'planned' : 'succeeded')).map((i) => `"${i.name}"`);
+    const failed = items.filter((i) => i.status === 'failed');
+    if (ctx.dry) return { status: 'planned', detail: `would remove consent grant(s) ${ok.join(', ')} of ${apps}${tail}`, target: ctx.upn, before, items, undoable: false };
+    if (failed.length) {
+      return {
+        status: 'failed',
+        detail: `removed ${ok.length} consent grant(s)${ok.length ? ` (${ok.join(', ')})` : ''}; failed on ${failed.map((i) => `"${i.name}": ${i.error?.message ?? '?'}`).join('; ')}${tail}`,
+        target: ctx.upn, before, after, items, error: failed[0].error, undoable: false,
+      };
+    }
+    if (ok.length === 0) return { status: 'skipped', detail: `the matching consent grant(s) of ${apps} were already removed${tail}`, target: ctx.upn, before, after, items, undoable: false };
+    return { status: 'succeeded', detail: `removed consent grant(s) ${ok.join(', ')} of ${apps}${tail}; tokens already issued stay valid until they expire`, target: ctx.upn, before, after, items, undoable: false };
   },
 };
 
@@ -350,6 +411,7 @@ export async function runRemediation(deps: PlaybookDeps, req: RunRequest): Promi
       } catch (e) {
         const err = stepError(e, ctx.secrets);
         if (step === 'reset-password' && isPermissionError(err)) err.fix = PASSWORD_FIX;
+        if (step === 'revoke-consent' && isPermissionError(err)) err.fix = CONSENT_FIX;
         out = { status: 'failed', detail: `${stepSpec(step).title} failed: ${err.message}`, target: ctx.upn, error: err, undoable: false };
       }
       const r: StepResult = { step, ...out, detail: redactAll(out.detail, ctx.secrets), startedAt: s0, finishedAt: clock() };

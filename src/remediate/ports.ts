@@ -8,15 +8,26 @@ export interface GraphUser {
   accountEnabled?: boolean;
 }
 
+/** A delegated permission grant: clientId is the client app's service principal object id. */
+export interface ConsentGrant {
+  id: string;
+  clientId: string;
+  consentType: string;
+  principalId: string | null;
+  resourceId: string;
+  scope: string;
+}
+
 export interface RemediationGraph {
   getUser(tenantId: string, user: string): Promise<GraphUser>;
   setAccountEnabled(tenantId: string, userId: string, enabled: boolean): Promise<void>;
   /** True when Microsoft answered 200 + value true. */
   revokeSignInSessions(tenantId: string, userId: string): Promise<boolean>;
   setPassword(tenantId: string, userId: string, password: string, forceChangeNextSignIn: boolean): Promise<void>;
-  /** Delegated permission grants of an application (by its client app id); absent when the client cannot. */
-  listConsentGrants?(tenantId: string, appId: string): Promise<Array<{ id: string; clientId: string; principalId: string | null; scope: string; consentType: string }>>;
-  deleteConsentGrant?(tenantId: string, grantId: string): Promise<void>;
+  /** Delegated permission grants (oauth2PermissionGrants) of a client service principal, optionally of one user. */
+  listConsentGrants(tenantId: string, filter: { clientId: string; principalId?: string }): Promise<ConsentGrant[]>;
+  /** DELETE /oauth2PermissionGrants/{id} (204). */
+  deleteConsentGrant(tenantId: string, grantId: string): Promise<void>;
 }
 
 export interface MailboxForwarding {

@@ -25,7 +25,8 @@ const WHY_NOT: Record<string, string> = {
   'revoke-sessions': 'revoked sessions cannot be restored (the user signs in again)',
   'reset-password': 'the old password cannot be restored (and should not be: the attacker knows it)',
   'remove-transport-rule': 'Microsoft has no restore for a removed transport rule; re-create it from the recorded before values',
-  'revoke-consent': 'a deleted consent grant comes back only by consenting again',
+  'revoke-consent':
+    'not reversible here: re-creating the grant would hand the application the access the alert is about back; if it was legitimate, consent again (the recorded before values — clientId, consentType, principalId, resourceId, scope — are what POST /oauth2PermissionGrants needs)',
 };
 
 async function undoStep(deps: PlaybookDeps, run: RunRow, s: StoredStep, dry: boolean): Promise<{ step: UndoStepId | StoredStep['step']; out: Outcome }> {
@@ -110,7 +111,7 @@ export async function undoRun(deps: PlaybookDeps, req: UndoRequest): Promise<Run
   const candidates = run.steps.filter((s) => s.status === 'succeeded' || s.status === 'failed');
   const reversible = candidates.filter((s) => s.undoable && !s.undoneBy);
   if (reversible.length === 0) {
-    const reason = candidates.some((s) => s.undoable && s.undoneBy) ? `already undone by run ${candidates.find((s) => s.undoneBy)?.undoneBy}` : 'none of its steps changed anything reversible';
+    const reason = candidates.some((s) => s.undoable && s.undoneBy) ? `already undone by run ${candidates.find((s) => s.undoneBy)?.undoneBy}` : `none of its steps changed anything reversible (${candidates.map((s) => `${s.step}: ${WHY_NOT[s.step] ?? 'not reversible'}`).join('; ')})`;
     throw new OperatorError('TW_REMEDIATE_NOT_UNDOABLE', { runId: req.runId, reason });
   }
   const clock = () => nowIso(deps.now?.());

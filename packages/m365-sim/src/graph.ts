@@ -1,11 +1,12 @@
 // Microsoft Graph v1.0 under /v1.0/: organization, domains, users (get, patch accountEnabled and
 // passwordProfile, revokeSignInSessions), inbox messageRules, mailboxSettings, auditLogs/signIns and,
-// in the partner tenant, delegatedAdminRelationships (GDAP) and contracts.
+// oauth2PermissionGrants (list with $filter, get, delete) and, in the partner tenant,
+// delegatedAdminRelationships (GDAP) and contracts.
 // Errors use Graph's body: {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}.
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { GdapStatus, SimContext, SimInboxRule, SimMailbox, SimTenant, SimUser, TokenClaims } from './types.ts';
-import { builtTenants, defaultDomainOf, findUser, initialDomainOf, newRule } from './state.ts';
+import type { AuditRecord, GdapStatus, SimContext, SimInboxRule, SimMailbox, SimTenant, SimUser, TokenClaims } from './types.ts';
+import { builtTenants, defaultDomainOf, findUser, graphServicePrincipalId, initialDomainOf, newId, newRule } from './state.ts';
 import { appActor, auditTime, directoryUserRecord, inboxRuleChangeRecord, ipWithPort, newInboxRuleRecord, ruleParameters, updateUserRecord } from './records.ts';
 
 const INSUFFICIENT = 'Insufficient privileges to complete the operation.';
@@ -82,6 +83,10 @@ const R = {
   auditLog: ['AuditLog.Read.All'],
   directoryRead: ['Directory.Read.All', 'Directory.ReadWrite.All'],
   gdap: ['DelegatedAdminRelationship.Read.All', 'DelegatedAdminRelationship.ReadWrite.All'],
+  // https://learn.microsoft.com/graph/api/oauth2permissiongrant-list, -get: Directory.Read.All least.
+  grantsRead: ['Directory.Read.All', 'DelegatedPermissionGrant.Read.All', 'DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'],
+  // https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete: DelegatedPermissionGrant.ReadWrite.All least.
+  grantsWrite: ['DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'],
 };
 
 type Query = Record<string, string | undefined>;
@@ -403,6 +408,93 @@ export function gdapRelationships(ctx: SimContext, now: number): Array<Record<st
     }
   });
   return out;
+}
+
+// ---- oauth2PermissionGrants --------------------------------------------------------------------
+
+type Grant = SimTenant['oauthGrants'][number];
+
+/** The documented oAuth2PermissionGrant shape (v1.0): id, clientId, consentType, principalId, resourceId, scope. */
+export function grantJson(t: SimTenant, g: Grant): Record<string, unknown> {
+  return {
+    clientId: g.clientId,
+    consentType: g.consentType,
+    id: g.id,
+    principalId: g.consentType === 'AllPrincipals' ? null : g.principalId,
+    resourceId: g.resourceId ?? graphServicePrincipalId(t),
+    scope: g.scope,
+  };
+}
+
+const GRANT_FILTER_PROPS: Record<string, 'clientId' | 'principalId' | 'resourceId' | 'consentType'> = {
+  clientid: 'clientId',
+  principalid: 'principalId',
+  resourceid: 'resourceId',
+  consenttype: 'consentType',
+};
+
+/** `clientId eq '…' and principalId eq '…'` (eq only, as documented) → predicate, or an error message. */
+export function parseGrantFilter(t: SimTenant, filter: string): ((g: Grant) => boolean) | string {
+  if (filter.length > MAX_FILTER) return 'Filter too long.';
+  const preds: Array<(g: Grant) => boolean> = [];
+  for (const raw of filter.split(/\s+and\s+/i)) {
+    const c = raw.trim();
+    const m = /^(clientId|principalId|resourceId|consentType)\s+eq\s+'((?:[^']|'')*)'$/i.exec(c);
+    if (!m) return `Unsupported or invalid query filter clause specified for property of resource 'OAuth2PermissionGrant': '${c.slice(0, 100)}'.`;
+    const prop = GRANT_FILTER_PROPS[m[1].toLowerCase()];
+    const want = m[2].replace(/''/g, "'").toLowerCase();
+    preds.push((g) => String(grantJson(t, g)[prop] ?? '').toLowerCase() === want);
+  }
+  return (g) => preds.every((p) => p(g));
+}
+
+/** `Remove delegated permission grant.` (RecordType 8), written by Entra ID when an app deletes a grant. */
+export function removeGrantRecord(t: SimTenant, o: { at: number; appClientId: string; grant: Grant; ip: string }): AuditRecord {
+  const sp = t.appServicePrincipalId ?? o.appClientId;
+  const resourceId = o.grant.resourceId ?? graphServicePrincipalId(t);
+  return {
+    CreationTime: auditTime(o.at),
+    Id: newId(),
+    Operation: 'Remove delegated permission grant.',
+    OrganizationId: t.id,
+    RecordType: 8,
+    ResultStatus: 'Success',
+    UserKey: 'Not Available',
+    UserType: 5,
+    Version: 1,
+    Workload: 'AzureActiveDirectory',
+    ObjectId: resourceId,
+    UserId: `ServicePrincipal_${sp}`,
+    AzureActiveDirectoryEventType: 1,
+    ExtendedProperties: [
+      { Name: 'additionalDetails', Value: '{}' },
+      { Name: 'extendedAuditEventCategory', Value: 'ApplicationManagement' },
+    ],
+    ModifiedProperties: [
+      { Name: 'DelegatedPermissionGrant.Scope', NewValue: '', OldValue: ` ${o.grant.scope}` },
+      { Name: 'DelegatedPermissionGrant.ConsentType', NewValue: '', OldValue: o.grant.consentType },
+      { Name: 'ServicePrincipal.ObjectID', NewValue: '', OldValue: o.grant.clientId },
+    ],
+    Actor: [
+      { ID: 'tenantwatch', Type: 1 },
+      { ID: o.appClientId, Type: 2 },
+      { ID: `ServicePrincipal_${sp}`, Type: 2 },
+      { ID: sp, Type: 2 },
+      { ID: 'ServicePrincipal', Type: 2 },
+    ],
+    ActorContextId: t.id,
+    InterSystemsId: newId(),
+    IntraSystemId: newId(),
+    SupportTicketId: '',
+    Target: [
+      { ID: `ServicePrincipal_${resourceId}`, Type: 2 },
+      { ID: resourceId, Type: 2 },
+      { ID: 'ServicePrincipal', Type: 2 },
+      { ID: 'Microsoft Graph', Type: 1 },
+    ],
+    TargetContextId: t.id,
+    ...(o.ip ? { ActorIpAddress: o.ip, ClientIP: o.ip } : {}),
+  };
 }
 
 // ---- registration ------------------------------------------------------------------------------
@@ -911,6 +1003,50 @@ export function registerGraph(app: FastifyInstance, ctx: SimContext): void {
       responses.push({ id: r.id, status: res.statusCode, headers, ...(body !== undefined ? { body } : {}) });
     }
     return sendJson(reply, 200, { responses });
+  });
+
+  // -- delegated permission grants (consent) --
+  const grantNotFound = (req: FastifyRequest, reply: FastifyReply, id: string): FastifyReply =>
+    graphError(req, reply, 404, 'Request_ResourceNotFound', `Resource '${id.slice(0, 200)}' does not exist or one of its queried reference-property objects are not present.`);
+
+  app.get('/v1.0/oauth2PermissionGrants', async (req, reply) => {
+    const c = need(ctx, req, reply, [R.grantsRead]);
+    if (!c) return reply;
+    const top = parseTop(req, reply, 100, 999);
+    if (top === undefined) return reply;
+    const filter = (req.query as Query).$filter;
+    let grants = c.tenant.oauthGrants;
+    if (filter) {
+      const pred = parseGrantFilter(c.tenant, filter);
+      if (typeof pred === 'string') return graphError(req, reply, 400, 'Request_UnsupportedQuery', pred);
+      grants = grants.filter(pred);
+    }
+    const p = page(req, grants.map((g) => grantJson(c.tenant, g)), top, host(req));
+    return sendJson(reply, 200, {
+      '@odata.context': `${origin(req)}/$metadata#oauth2PermissionGrants`,
+      ...(p.nextLink ? { '@odata.nextLink': p.nextLink } : {}),
+      value: p.items,
+    });
+  });
+
+  app.get('/v1.0/oauth2PermissionGrants/:grantId', async (req, reply) => {
+    const c = need(ctx, req, reply, [R.grantsRead]);
+    if (!c) return reply;
+    const id = (req.params as { grantId: string }).grantId;
+    const g = c.tenant.oauthGrants.find((x) => x.id === id);
+    if (!g) return grantNotFound(req, reply, id);
+    return sendJson(reply, 200, { '@odata.context': `${origin(req)}/$metadata#oauth2PermissionGrants/$entity`, ...grantJson(c.tenant, g) });
+  });
+
+  app.delete('/v1.0/oauth2PermissionGrants/:grantId', async (req, reply) => {
+    const c = need(ctx, req, reply, [R.grantsWrite]);
+    if (!c) return reply;
+    const id = (req.params as { grantId: string }).grantId;
+    const g = c.tenant.oauthGrants.find((x) => x.id === id);
+    if (!g) return grantNotFound(req, reply, id);
+    c.tenant.oauthGrants = c.tenant.oauthGrants.filter((x) => x !== g);
+    ctx.audit.append(c.tenant.id, 'Audit.AzureActiveDirectory', [removeGrantRecord(c.tenant, { at: ctx.now(), appClientId: c.claims.appid || ctx.app.clientId, grant: g, ip: req.ip })]);
+    return reply.code(204).send();
   });
 
   // -- partner tenant --

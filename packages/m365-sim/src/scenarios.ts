@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { AuditRecord, ContentType, DirectoryModule, SimContext, SimInboxRule, SimMailbox, SimRecipient, SimTenant, SimUser } from './types.ts';
 import { isSmtpAddress } from './exchange.ts';
-import { findUser, newId, newRule } from './state.ts';
+import { findUser, graphServicePrincipalId, newId, newRule } from './state.ts';
 import {
   type Actor,
   addRoleMemberRecord,
@@ -72,6 +72,8 @@ interface Run {
   via: RuleClient;
   out: Map<ContentType, AuditRecord[]>;
   detail: Record<string, unknown>;
+  /** The request body (scenario-specific options). */
+  body: Record<string, unknown>;
 }
 
 function emit(r: Run, type: ContentType, ...records: AuditRecord[]): void {
@@ -288,14 +290,17 @@ const RUNNERS: Record<(typeof SCENARIOS)[number], (r: Run) => void> = {
     r.detail.transportRule = { name, blindCopyTo: [r.destination] };
   },
   'illicit-consent': (r) => {
-    const appClientId = newId();
-    const sp = newId();
+    // `servicePrincipalId` (+ `appId`) in the body: another user consents to an app already in the tenant.
+    const known = typeof r.body.servicePrincipalId === 'string' ? r.body.servicePrincipalId : undefined;
+    if (known !== undefined && !/^[0-9a-f-]{36}$/i.test(known)) throw new ScenarioError(400, "'servicePrincipalId' must be a GUID");
+    const appClientId = known && typeof r.body.appId === 'string' ? r.body.appId : newId();
+    const sp = known ?? newId();
     const grantId = Buffer.from(newId().replace(/-/g, ''), 'hex').toString('base64url');
-    const resourceId = newId();
+    const resourceId = graphServicePrincipalId(r.t);
     const scope = 'Mail.ReadWrite offline_access User.Read';
-    r.t.oauthGrants.push({ id: grantId, clientId: sp, principalId: r.user.id, scope, consentType: 'Principal' });
+    r.t.oauthGrants.push({ id: grantId, clientId: sp, principalId: r.user.id, scope, consentType: 'Principal', resourceId });
     emit(r, 'Audit.AzureActiveDirectory', ...consentRecords(r.t, { at: r.at, user: r.user, ip: r.ip, appClientId, appDisplayName: 'Mail Helper Pro', appServicePrincipalId: sp, scope, grantId, resourceId }));
-    r.detail.consent = { appId: appClientId, servicePrincipalId: sp, scope };
+    r.detail.consent = { appId: appClientId, servicePrincipalId: sp, scope, grantId, resourceId };
   },
   'mfa-removal': (r) => {
     const actor = attackerAdmin(r);
@@ -389,7 +394,7 @@ export const runScenario: DirectoryModule['runScenario'] = (ctx, t, body) => {
     const baseline = body.baseline === undefined ? true : body.baseline === true || body.baseline === 'true';
     const via = body.via === undefined ? 'owa' : String(body.via);
     if (via !== 'owa' && via !== 'powershell' && via !== 'graph') throw new ScenarioError(400, "'via' must be owa, powershell or graph");
-    const run: Run = { ctx, t, user, mb, ip, destination: destination.toLowerCase(), ruleName, at, baseline, via, out: new Map(), detail: { scenario: name, user: user.upn } };
+    const run: Run = { ctx, t, user, mb, ip, destination: destination.toLowerCase(), ruleName, at, baseline, via, out: new Map(), detail: { scenario: name, user: user.upn }, body };
     RUNNERS[name as (typeof SCENARIOS)[number]](run);
     let count = 0;
     for (const [type, records] of run.out) {

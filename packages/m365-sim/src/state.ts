@@ -14,6 +14,7 @@ export const DEFAULT_APP_ROLES: readonly string[] = [
   'MailboxSettings.ReadWrite',
   'AuditLog.Read.All',
   'Directory.Read.All',
+  'DelegatedPermissionGrant.ReadWrite.All',
   'DelegatedAdminRelationship.Read.All',
   'Exchange.ManageAsApp',
 ];
@@ -365,4 +366,10 @@ export function newRule(t: SimTenant, mb: SimMailbox, name: string): SimInboxRul
 /** A new GUID at runtime. */
 export function runtimeGuid(): string {
   return randomUUID();
+}
+
+/** Object id of the Microsoft Graph service principal in a tenant (the resourceId of Graph grants), stable per tenant. */
+export function graphServicePrincipalId(t: Pick<SimTenant, 'id'>): string {
+  const h = createHash('sha256').update(`graph-sp:${t.id}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

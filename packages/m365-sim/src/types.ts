@@ -115,7 +115,7 @@ export interface SimTenant {
   /** Sign-in log for Graph auditLogs/signIns (newest last). */
   signIns: Array<Record<string, unknown>>;
   /** Delegated permission grants / consented apps (for illicit-consent scenarios). */
-  oauthGrants: Array<{ id: string; clientId: string; principalId: string | null; scope: string; consentType: 'Principal' | 'AllPrincipals' }>;
+  oauthGrants: Array<{ id: string; clientId: string; principalId: string | null; scope: string; consentType: 'Principal' | 'AllPrincipals'; /** The API's service principal (Microsoft Graph's when absent). */ resourceId?: string }>;
   /** The app also holds Privileged Authentication Administrator: may reset/disable admins (default false). */
   canResetAdminPasswords?: boolean;
   /** Object id of the app's service principal in this tenant (actor of app-only changes in audit records). */
