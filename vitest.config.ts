@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    reporters: ['default'],
+    // CI lists every test (the store contract suite shows each dialect) and keeps a JSON summary that
+    // .ci/run turns into one closing line.
+    reporters: process.env.CI ? ['verbose', 'json'] : ['default'],
+    outputFile: { json: 'test-results/vitest-root.json' },
   },
 });

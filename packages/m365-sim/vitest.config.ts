@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    reporters: process.env.CI ? ['verbose', 'json'] : ['default'],
+    outputFile: { json: '../../test-results/vitest-m365-sim.json' },
   },
 });
