@@ -280,6 +280,11 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       });
     } catch (e) {
       throw mapTokenError(e, { tenantId, resource, consentUrl: consentUrl(config, tenantId), memo, loginBase: login });
+    } finally {
+      // MSAL keeps every token it ever acquired in one in-memory cache and scans it on each request: with
+      // thousands of tenants that is quadratic. We cache tokens ourselves (above), so keep MSAL's empty
+      // (clearCache keeps the authority metadata, so MSAL still never calls discovery).
+      cca.clearCache();
     }
     // A token endpoint answering 404 with {} makes MSAL resolve with an empty accessToken and no error (m365-api.md §1.4).
     if (!result || !result.accessToken) {
