@@ -25,7 +25,6 @@ import { createChannels } from './notify/channels/index.ts';
 import { openStore, type Store } from './store/db.ts';
 import { migrateToLatest } from './store/migrate.ts';
 import { loadTenantContext } from './tenants/context.ts';
-import { buildServer } from './web/server.ts';
 import { loadRulePackFromDirs } from '../rules/index.ts';
 import { createDetector } from './detect/detector.ts';
 import { createGeoLookup } from './enrich/geo.ts';
@@ -133,6 +132,8 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
     // subscriptions with a webhook: Microsoft validates the address during subscriptions/start.
     if (web) {
       const p = poller;
+      // Imported only by web processes: a worker never loads fastify, its plugins or the console's files.
+      const { buildServer } = await import('./web/server.ts');
       const app = await buildServer({
         db: store.db,
         config,
