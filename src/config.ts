@@ -169,6 +169,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Work distribution on PostgreSQL (pg-boss poll jobs, docs/scale-out.md); SQLite ignores it.
+    scale: z
+      .object({
+        // How long a running poll job is protected before pg-boss hands it to another worker (the lease a
+        // SIGKILLed worker's jobs wait out). Below 24 h (pg-boss's bound).
+        jobLeaseSeconds: z.number().int().min(30).max(12 * 3600).default(15 * 60),
+        // Retries of a poll job that got nothing done, before it goes to the dead-letter queue.
+        retryLimit: z.number().int().min(0).max(20).default(5),
+        // The first retry's delay; pg-boss doubles it per retry.
+        retryDelaySeconds: z.number().int().min(1).max(3600).default(30),
+      })
+      .strict()
+      .prefault({}),
     detect: z
       .object({
         ruleDirs: z.array(z.string()).default([]),
@@ -478,6 +491,10 @@ ingest:
   overlapMinutes: 60                 # re-list this much of the past: content becomes available late
   concurrency: 8
   webhook: { enabled: false }
+scale:                               # PostgreSQL workers (pg-boss poll jobs); SQLite ignores it
+  jobLeaseSeconds: 900               # a dead worker's running jobs go to another worker after this
+  retryLimit: 5                      # retries of a failing poll job before the dead-letter queue
+  retryDelaySeconds: 30              # first retry delay, doubling per retry
 detect:
   ruleDirs: []                       # local rule directories, loaded after the built-in pack
   overrides: []                      # e.g. { ruleId: inbox-rule-hide, tenantId: <guid>, severity: low }

@@ -1,9 +1,11 @@
 // Work distribution. On PostgreSQL, pg-boss: every worker plans a cycle each ingest.pollIntervalSeconds by
 // inserting one poll job per tenant × content type into a `short`-policy queue keyed by tenant|contentType
 // (at most one queued per key, so N planning workers never pile jobs up), and consumes jobs with as many
-// slots as ingest.concurrency. A worker that dies leaves its jobs active until their expiry (the lease);
-// pg-boss then retries them with backoff; after the retries they land in the dead-letter queue, visible in
-// clusterStatus(). Web processes only send jobs (webhook notifications). On SQLite, one process: the same
+// slots as ingest.concurrency. A worker that dies leaves its jobs active until their expiry (the lease,
+// scale.jobLeaseSeconds); pg-boss then retries them with backoff (scale.retryLimit, scale.retryDelaySeconds);
+// after the retries they land in the dead-letter queue, visible in clusterStatus(). A key whose job waits
+// for (or runs) a retry is left out of planning, so a poison tenant backs off instead of being re-queued
+// every interval. Web processes only send jobs (webhook notifications). On SQLite, one process: the same
 // job function runs from an in-process queue with the same keys and the same ordering.
 import PgBoss from 'pg-boss';
 import type { Kysely } from 'kysely';
@@ -18,7 +20,7 @@ export interface Scheduler {
   readonly kind: 'pg-boss' | 'in-process';
   /** Asks for polls of these keys soon (a webhook notification announced content), from any process. */
   enqueue(jobs: PollJob[]): Promise<number>;
-  /** Plans one cycle now (every enabled tenant × content type). */
+  /** Plans one cycle now (every enabled tenant × content type; on pg-boss, less the keys backing off after a failure). */
   planNow(): Promise<number>;
   /** Resolves when nothing is queued or running (tests, the benchmark). */
   idle(): Promise<void>;
@@ -36,9 +38,9 @@ export interface SchedulerOptions {
   owner?: string;
   /** Run the planning loop (default true when jobs are run here). */
   plan?: boolean;
-  /** How long a running job is protected before pg-boss gives it to another worker (default 15 min). */
+  /** How long a running job is protected before pg-boss gives it to another worker (default scale.jobLeaseSeconds). */
   leaseSeconds?: number;
-  /** Retries of a failing job before it goes to the dead-letter queue (default 5), first delay (default 30 s, doubling). */
+  /** Retries of a failing job before it goes to the dead-letter queue (default scale.retryLimit), first delay (default scale.retryDelaySeconds, doubling). */
   retryLimit?: number;
   retryDelaySeconds?: number;
   /** Job slots of this process (default ingest.concurrency). */
@@ -51,6 +53,10 @@ export function bossTarget(url: string): { connectionString: string; schema: str
   const storeSchema = u.searchParams.get('schema');
   u.searchParams.delete('schema');
   return { connectionString: u.toString(), schema: storeSchema ? `${storeSchema}_boss`.slice(0, 63) : 'pgboss' };
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** How long a finished job waits for others to be completed with it in one statement. */
@@ -122,22 +128,24 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     migrate: true,
     maintenanceIntervalSeconds: 30,
   });
-  // A dropped connection surfaces here; pg's pool opens a new one for the next query.
+  // A dropped connection or a restarting server surfaces here (maintenance, the pool's idle clients); pg's
+  // pool opens a new connection for the next query. Without a listener the 'error' event would end the process.
   boss.on('error', (e) => o.logger.warn({ err: errText(e) }, 'pg-boss error'));
   await boss.start();
-  const leaseSeconds = o.leaseSeconds ?? 15 * 60;
+  // Explicit options (tests) win over the configuration.
+  const retry = {
+    retryLimit: o.retryLimit ?? o.config.scale.retryLimit,
+    retryDelay: o.retryDelaySeconds ?? o.config.scale.retryDelaySeconds,
+    retryBackoff: true,
+    expireInSeconds: o.leaseSeconds ?? o.config.scale.jobLeaseSeconds,
+  };
+  const queueOptions = { name: POLL_QUEUE, policy: 'short' as const, ...retry, deadLetter: POLL_DEAD_QUEUE };
   for (let attempt = 0; ; attempt++) {
     try {
       await boss.createQueue(POLL_DEAD_QUEUE, { name: POLL_DEAD_QUEUE, policy: 'standard' });
-      await boss.createQueue(POLL_QUEUE, {
-        name: POLL_QUEUE,
-        policy: 'short',
-        retryLimit: o.retryLimit ?? 5,
-        retryDelay: o.retryDelaySeconds ?? 30,
-        retryBackoff: true,
-        expireInSeconds: leaseSeconds,
-        deadLetter: POLL_DEAD_QUEUE,
-      });
+      await boss.createQueue(POLL_QUEUE, queueOptions);
+      // createQueue keeps an existing queue as it was: bring its defaults in line with this configuration.
+      await boss.updateQueue(POLL_QUEUE, queueOptions);
       break;
     } catch (e) {
       // Two processes creating the queue at the same moment: the loser sees a conflict; try again.
@@ -156,13 +164,25 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   const beat = newBeat(owner, o.role, 'pg-boss');
   const contentTypes = o.config.microsoft.contentTypes as readonly string[];
 
+  // Each job carries this process's lease and retry settings (they win over the queue's defaults in pg-boss).
   async function insert(jobs: PollJob[]): Promise<number> {
     for (let i = 0; i < jobs.length; i += 500) {
-      await boss.insert(jobs.slice(i, i + 500).map((j) => ({ name: POLL_QUEUE, data: j, singletonKey: pollKey(j) })));
+      await boss.insert(jobs.slice(i, i + 500).map((j) => ({ name: POLL_QUEUE, data: j, singletonKey: pollKey(j), ...retry })));
     }
     return jobs.length;
   }
-  const plan = async (): Promise<number> => insert(await planCycle(o.db, contentTypes));
+  // Keys backing off: a job of theirs failed and waits for its retry, or runs it. Planning leaves them to
+  // their retries (a fresh job would bypass the backoff); once dead-lettered, the next round plans them again.
+  const backoffSql = `SELECT DISTINCT singleton_key AS key FROM ${quoteIdent(target.schema)}.job
+    WHERE name = $1 AND state IN ('retry', 'active') AND retry_count > 0`;
+  async function backingOff(): Promise<Set<string>> {
+    const { rows } = await boss.getDb().executeSql(backoffSql, [POLL_QUEUE]);
+    return new Set((rows as Array<{ key: string | null }>).map((x) => x.key ?? ''));
+  }
+  const plan = async (): Promise<number> => {
+    const [all, skip] = await Promise.all([planCycle(o.db, contentTypes), backingOff()]);
+    return insert(skip.size ? all.filter((j) => !skip.has(pollKey(j))) : all);
+  };
 
   // The consumer: fetch jobs in batches (once a quarter of the slots are free, not one fetch per finished job), run
   // each, and complete them in batches (one statement for the jobs finished within COMPLETE_BATCH_MS). A
