@@ -1,7 +1,7 @@
 // The composition root: the only place that builds concrete adapters. Reads nothing itself (the config
 // is parsed once by the caller), opens the store, builds every module and starts the loops the roles ask
-// for: the poller (worker), the notification dispatcher (worker) and the web server with the webhook
-// receiver (web). stop() finishes in-flight work (blobs being committed, notifications being sent),
+// for: poll jobs (worker: pg-boss on PostgreSQL, the in-process scheduler on SQLite), the notification
+// dispatcher (worker) and the web server with the webhook receiver (web). stop() finishes in-flight work (blobs being committed, notifications being sent),
 // persists cursors and closes the store.
 import type { Config } from './config.ts';
 import { OperatorError } from './errors.ts';
@@ -30,7 +30,8 @@ import { createDetector } from './detect/detector.ts';
 import { createGeoLookup } from './enrich/geo.ts';
 import type { GeoLookup } from './enrich/geo.ts';
 import { createPollJobs } from './scale/jobs.ts';
-import { startBossScheduler, type Scheduler } from './scale/scheduler.ts';
+import { startBossScheduler, startLocalScheduler, type Scheduler } from './scale/scheduler.ts';
+import { createClusterBudget, type ClusterBudget } from './scale/budget.ts';
 
 export type Role = 'all' | 'worker' | 'web';
 
@@ -41,7 +42,7 @@ export interface StartOptions {
   detector?: DetectorLike;
   /** Test seams for the poller (lease, retry base, clock). */
   poller?: Partial<Pick<PollerDeps, 'leaseMs' | 'retryBaseMs' | 'initialLookbackMs' | 'now'>>;
-  /** Run the poll loop (default true for workers); false leaves polling to explicit pollOnce() calls. */
+  /** Run poll jobs (default true for workers); false leaves polling to explicit service.poller.pollOnce() calls. */
   pollLoop?: boolean;
 }
 
@@ -49,7 +50,7 @@ export interface Service {
   stop(): Promise<void>;
   webUrl?: string;
   poller?: Poller;
-  /** PostgreSQL: the pg-boss scheduler (src/scale) this process sends or runs poll jobs through. */
+  /** The scheduler (src/scale) this process sends or runs poll jobs through: pg-boss on PostgreSQL, in-process on SQLite. */
   scheduler?: Scheduler;
   store: Store;
 }
@@ -60,6 +61,8 @@ export interface IngestParts {
   http: M365Http;
   api: ManagementApi;
   pipeline: PipelineDeps;
+  /** PostgreSQL: the cluster-wide per-tenant request budget the HTTP client spends (src/scale/budget.ts). */
+  budget?: ClusterBudget;
 }
 
 /** The detector from configuration: built-in rules + detect.ruleDirs, overrides, offline geo (shared with alert enrichment). */
@@ -82,7 +85,11 @@ export async function buildIngest(config: Readonly<Config>, logger: Logger, dete
     throw new OperatorError('TW_MIGRATION_FAILED', { step: failed?.name ?? '?', reason: failed?.error ?? '?' });
   }
   const tokens = createTokenProvider({ config, logger });
-  const http = createM365Http({ config, tokens, logger });
+  // Several processes share PostgreSQL: the per-tenant request budget is the cluster's, kept in the store.
+  // SQLite is one process: the HTTP client's own budget is the whole budget.
+  const budget =
+    store.dialect === 'postgres' ? createClusterBudget({ db: store.db, requestsPerMinute: config.microsoft.requestsPerMinutePerTenant, logger }) : undefined;
+  const http = createM365Http({ config, tokens, logger, budget });
   const api = createManagementApi({ config, http, logger });
   const pipeline: PipelineDeps = {
     normalize: (raw) => normalizeRecord(raw),
@@ -93,7 +100,7 @@ export async function buildIngest(config: Readonly<Config>, logger: Logger, dete
     maxRawRecordBytes: config.ingest.maxRawRecordBytes,
     logger,
   };
-  return { store, tokens, http, api, pipeline };
+  return { store, tokens, http, api, pipeline, budget };
 }
 
 /** The webhook address and auth id, when webhook mode is on (both must be configured). */
@@ -124,7 +131,7 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
   let poller: Poller | undefined;
   let dispatcher: Dispatcher | undefined;
   let scheduler: Scheduler | undefined;
-  let schedulerRunsJobs = false;
+  const runJobs = worker && opts.pollLoop !== false;
   try {
     poller = createPoller({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook: worker ? webhook : undefined, ...opts.poller });
     let webUrl: string | undefined;
@@ -138,6 +145,8 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
         db: store.db,
         config,
         logger,
+        // The console's Microsoft calls (remediation, tenant checks) share this process's token cache and budget.
+        m365: createM365Clients(config, { logger, tokens: parts.tokens, http: parts.http }),
         routes: [
           async (a) =>
             registerIngestWebhook(a, {
@@ -162,20 +171,22 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
       stops.push(async () => app.close());
       logger.info({ url: addr }, 'web server listening');
     }
-    // PostgreSQL: pg-boss spreads poll jobs (tenant × content type) over every worker process; web
-    // processes only send jobs (webhook notifications). SQLite keeps the single process's poll loop.
-    if (store.dialect === 'postgres' && (web || (worker && opts.pollLoop !== false))) {
-      const jobs =
-        worker && opts.pollLoop !== false
-          ? createPollJobs({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook, owner: poller.owner, ...opts.poller })
-          : undefined;
+    // Poll jobs (tenant × content type, src/scale/jobs.ts), planned every ingest.pollIntervalSeconds and sent
+    // by webhook notifications. PostgreSQL: pg-boss spreads them over every worker process; web processes only
+    // send jobs. SQLite (one process): the same jobs from the in-process scheduler.
+    const jobs = runJobs
+      ? createPollJobs({ db: store.db, api: parts.api, config, pipeline: parts.pipeline, logger, webhook, owner: poller.owner, ...opts.poller })
+      : undefined;
+    if (store.dialect === 'postgres' && (web || jobs)) {
       const sch = await startBossScheduler({ url: config.store.url, db: store.db, config, logger, jobs, role: [...roles].join('+') });
       scheduler = sch;
-      schedulerRunsJobs = !!jobs;
+      stops.push(async () => sch.stop());
+    } else if (jobs) {
+      const sch = startLocalScheduler({ db: store.db, config, logger, jobs, role: [...roles].join('+') });
+      scheduler = sch;
       stops.push(async () => sch.stop());
     }
     if (worker) {
-      if (opts.pollLoop !== false && !schedulerRunsJobs) poller.start();
       stops.push(async () => poller!.stop());
       // Channels and routes saved from the console (settings table) win over the file's.
       const notifyConfig = await withStoredNotifySettings(store.db, config);

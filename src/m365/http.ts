@@ -50,6 +50,20 @@ export interface M365HttpOptions {
   backoffMaxMs?: number;
   /** Longest Retry-After we wait for (default 120 s); longer ones are clamped. */
   maxRetryAfterMs?: number;
+  /**
+   * Where the per-tenant request budget lives. Default: this process (processBudget). The composition root
+   * passes a cluster-wide one on PostgreSQL (src/scale/budget.ts), so N workers together stay below the limit.
+   */
+  budget?: RequestBudget;
+}
+
+/**
+ * A per-tenant, per-API request budget. take() answers 0 when one request may go now (and counts it), else
+ * how many ms to wait before asking again: an exhausted budget means waiting, never failing. It may throw
+ * when the budget itself cannot be consulted (the store is unreachable); the request then fails with it.
+ */
+export interface RequestBudget {
+  take(tenantId: string, api: TokenResource): number | Promise<number>;
 }
 
 const RESOURCE_NAMES: Record<TokenResource, string> = {
@@ -149,7 +163,7 @@ function networkReason(e: unknown): { retryable: boolean; reason: string } {
   return { retryable: true, reason: shorten(String(err?.message ?? e), 120) };
 }
 
-class Budget {
+class TokenBucket {
   private tokens: number;
   private last: number;
   constructor(
@@ -173,6 +187,25 @@ class Budget {
   }
 }
 
+/**
+ * The budget of one process: a token bucket per tenant + API holding requestsPerMinute / 6 (a 10-second
+ * burst) and refilled at requestsPerMinute. The embedded default (SQLite: one process).
+ */
+export function processBudget(requestsPerMinute: number, now: () => number = Date.now): RequestBudget {
+  const buckets = new Map<string, TokenBucket>();
+  return {
+    take(tenantId, api) {
+      const key = `${tenantId}|${api}`;
+      let b = buckets.get(key);
+      if (!b) {
+        b = new TokenBucket(Math.max(1, Math.ceil(requestsPerMinute / 6)), requestsPerMinute / 60_000, now);
+        buckets.set(key, b);
+      }
+      return b.take();
+    },
+  };
+}
+
 function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
@@ -193,20 +226,13 @@ export function createM365Http(opts: M365HttpOptions): M365Http {
   const baseMs = opts.backoffBaseMs ?? 500;
   const capMs = opts.backoffMaxMs ?? 30_000;
   const maxRetryAfter = opts.maxRetryAfterMs ?? 120_000;
-  const rpm = config.microsoft.requestsPerMinutePerTenant;
-  const budgets = new Map<string, Budget>();
+  const budget = opts.budget ?? processBudget(config.microsoft.requestsPerMinutePerTenant, now);
   const stats = { requests: 0, retries: 0, throttled: 0, failures: 0 };
 
   async function spend(tenantId: string, resource: TokenResource): Promise<void> {
     // Our own budget per tenant and API, below Microsoft's per-tenant quota (2,000 requests/minute baseline), so we slow
     // down before Microsoft answers AF429. https://learn.microsoft.com/office/office-365-management-api/office-365-management-activity-api-reference#throttling
-    const key = `${tenantId}|${resource}`;
-    let b = budgets.get(key);
-    if (!b) {
-      b = new Budget(Math.max(1, Math.ceil(rpm / 6)), rpm / 60_000, now);
-      budgets.set(key, b);
-    }
-    for (let wait = b.take(); wait > 0; wait = b.take()) await sleep(wait);
+    for (let wait = await budget.take(tenantId, resource); wait > 0; wait = await budget.take(tenantId, resource)) await sleep(wait);
   }
 
   function backoff(attempt: number): number {

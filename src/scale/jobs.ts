@@ -27,7 +27,12 @@ export function isPollJob(x: unknown): x is PollJob {
 
 export interface PollJobs {
   readonly owner: string;
-  /** Polls one tenant × content type; throws when nothing could be done (listing failed), so the queue retries it with backoff. */
+  /**
+   * Polls one tenant × content type; throws when nothing could be done (listing failed), so the queue retries it
+   * with backoff. A key already being polled by this process is not polled twice at once: the call returns at
+   * once (undefined) and the poll in progress runs once more when it ends, so a tenant catching up a deep
+   * backlog holds one slot per content type in a process, however often it is planned or notified meanwhile.
+   */
   run(job: PollJob): Promise<ContentTypeReport | undefined>;
   /** The poller of a content type (the webhook receiver registers notified blobs through it). */
   poller(contentType: string): Poller;
@@ -44,21 +49,44 @@ export function createPollJobs(deps: PollerDeps): PollJobs {
     pollers.set(ct, createPoller({ ...deps, config, owner }));
   }
   const first = pollers.values().next().value as Poller;
+  const running = new Map<string, { again: boolean }>();
+  let stopping = false;
+  async function pollKeyOnce(p: Poller, job: PollJob): Promise<ContentTypeReport | undefined> {
+    const report = await p.pollOnce({ tenants: [job.tenantId] });
+    const ct = report.tenants[0]?.contentTypes.find((c) => c.contentType === job.contentType);
+    if (ct && ct.errors > 0 && ct.blobs === 0 && ct.records === 0 && !ct.errorMessages.some((m) => m.startsWith('throttled by Microsoft'))) {
+      // Nothing got through: let the queue retry with backoff (and dead-letter a poison tenant).
+      throw new Error(ct.errorMessages[0] ?? 'poll failed');
+    }
+    return ct;
+  }
   return {
     owner,
     poller: (ct) => pollers.get(ct) ?? first,
     async run(job) {
       const p = pollers.get(job.contentType);
       if (!p) return undefined; // a content type no longer configured: nothing to do
-      const report = await p.pollOnce({ tenants: [job.tenantId] });
-      const ct = report.tenants[0]?.contentTypes.find((c) => c.contentType === job.contentType);
-      if (ct && ct.errors > 0 && ct.blobs === 0 && ct.records === 0 && !ct.errorMessages.some((m) => m.startsWith('throttled by Microsoft'))) {
-        // Nothing got through: let the queue retry with backoff (and dead-letter a poison tenant).
-        throw new Error(ct.errorMessages[0] ?? 'poll failed');
+      const key = pollKey(job);
+      const inProgress = running.get(key);
+      if (inProgress) {
+        inProgress.again = true;
+        return undefined;
       }
-      return ct;
+      const mark = { again: false };
+      running.set(key, mark);
+      try {
+        let ct = await pollKeyOnce(p, job);
+        while (mark.again && !stopping) {
+          mark.again = false;
+          ct = await pollKeyOnce(p, job);
+        }
+        return ct;
+      } finally {
+        running.delete(key);
+      }
     },
     async stop() {
+      stopping = true;
       for (const p of pollers.values()) await p.stop();
     },
   };

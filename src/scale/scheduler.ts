@@ -282,13 +282,19 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   };
 }
 
-/** SQLite (one process): the same jobs, keys and ordering from an in-process queue. */
+/**
+ * SQLite (one process): the same jobs, keys and ordering from an in-process queue. A key is queued once and
+ * runs in one slot at a time (a key queued again while it runs waits for that run), so a tenant with a
+ * deep backlog holds one slot per content type while the other keys flow through the rest. Planned cycles
+ * queue at the back, stalest first; keys sent by enqueue() (webhook notifications) go to the front.
+ */
 export function startLocalScheduler(o: SchedulerOptions): Scheduler {
   if (!o.jobs) throw new Error('the in-process scheduler runs jobs');
   const jobs = o.jobs;
   const beat = newBeat(o.owner ?? jobs.owner, o.role, 'in-process');
   const queue: PollJob[] = [];
   const queuedKeys = new Set<string>();
+  const runningKeys = new Set<string>();
   const slots = Math.max(1, o.slots ?? o.config.ingest.concurrency);
   let active = 0;
   let stopping = false;
@@ -301,9 +307,16 @@ export function startLocalScheduler(o: SchedulerOptions): Scheduler {
     if (queue.length === 0 && active === 0) while (waiters.length) waiters.shift()!();
   }
   function pump(): void {
-    while (!stopping && active < slots && queue.length) {
-      const job = queue.shift()!;
-      queuedKeys.delete(pollKey(job));
+    // The first queued job whose key is not running; the few skipped ones keep their place.
+    for (let i = 0; !stopping && active < slots && i < queue.length; ) {
+      const key = pollKey(queue[i]!);
+      if (runningKeys.has(key)) {
+        i++;
+        continue;
+      }
+      const job = i === 0 ? queue.shift()! : queue.splice(i, 1)[0]!;
+      queuedKeys.delete(key);
+      runningKeys.add(key);
       active++;
       void jobs
         .run(job)
@@ -315,6 +328,7 @@ export function startLocalScheduler(o: SchedulerOptions): Scheduler {
           },
         )
         .finally(() => {
+          runningKeys.delete(key);
           active--;
           pump();
           settle();
@@ -322,18 +336,21 @@ export function startLocalScheduler(o: SchedulerOptions): Scheduler {
     }
     settle();
   }
-  async function enqueue(list: PollJob[]): Promise<number> {
-    let n = 0;
+  function add(list: PollJob[], front: boolean): number {
+    const fresh: PollJob[] = [];
     for (const j of list) {
-      if (queuedKeys.has(pollKey(j))) continue;
-      queuedKeys.add(pollKey(j));
-      queue.push(j);
-      n++;
+      const key = pollKey(j);
+      if (queuedKeys.has(key)) continue;
+      queuedKeys.add(key);
+      fresh.push({ tenantId: j.tenantId, contentType: j.contentType });
     }
+    if (front) queue.unshift(...fresh);
+    else for (const j of fresh) queue.push(j);
     pump();
-    return n;
+    return fresh.length;
   }
-  const plan = async (): Promise<number> => enqueue(await planCycle(o.db, contentTypes));
+  const enqueue = async (list: PollJob[]): Promise<number> => add(list, true);
+  const plan = async (): Promise<number> => add(await planCycle(o.db, contentTypes), false);
   const background = loops(o, beat, plan);
   return {
     kind: 'in-process',

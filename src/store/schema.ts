@@ -9,6 +9,7 @@ import type { AlertTables } from './tables/alerts.ts';
 import type { NotifyTables } from './tables/notify.ts';
 import type { RemediateTables } from './tables/remediate.ts';
 import type { WebTables } from './tables/web.ts';
+import type { ScaleTables } from './tables/scale.ts';
 
 export interface Database
   extends CoreTables,
@@ -18,4 +19,5 @@ export interface Database
     AlertTables,
     NotifyTables,
     RemediateTables,
-    WebTables {}
+    WebTables,
+    ScaleTables {}

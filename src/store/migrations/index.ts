@@ -8,6 +8,7 @@ import * as m0005 from './0005_alerts.ts';
 import * as m0006 from './0006_notify.ts';
 import * as m0007 from './0007_remediate.ts';
 import * as m0008 from './0008_web.ts';
+import * as m0009 from './0009_request_budget.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_core': m0001,
@@ -18,4 +19,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_notify': m0006,
   '0007_remediate': m0007,
   '0008_web': m0008,
+  '0009_request_budget': m0009,
 };
