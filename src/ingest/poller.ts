@@ -8,6 +8,7 @@ import { isOperatorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isM365Error } from '../m365/m365-error.ts';
 import { DAY_MS, RETENTION_MS, type ManagementApi, type WebhookSpec } from '../m365/management-api.ts';
+import { outboxCommitted } from '../notify/dispatcher.ts';
 import { processBlob, type PipelineDeps } from '../pipeline.ts';
 import { nowIso } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
@@ -107,11 +108,16 @@ export interface Poller {
   pollOnce(opts?: PollOptions): Promise<PollReport>;
   /** Starts the loop: a cycle every ingest.pollIntervalSeconds, or sooner after wake(). */
   start(): void;
-  /** Asks for a cycle soon (a webhook notification registered new blobs). */
+  /** Asks for a full cycle soon (the loop, when it runs). */
   wake(): void;
   /** Stops after in-flight blobs are committed; claims not yet fetched stay for the next run. */
   stop(): Promise<void>;
-  /** Registers blobs announced by a webhook notification (deduplicated by contentId). */
+  /**
+   * Registers blobs announced by a webhook notification (deduplicated by contentId). A worker's poller (its
+   * loop runs, or it was given the webhook to subscribe with) then claims, fetches and processes the announced
+   * blobs still pending at once, in the background — only those, not a cycle over every tenant; the claim
+   * rows keep it exactly-once. Otherwise it wakes the loop, if any.
+   */
   registerNotified(blobs: BlobRef[]): Promise<number>;
   readonly owner: string;
 }
@@ -323,6 +329,22 @@ export function createPoller(deps: PollerDeps): Poller {
     return cursor;
   }
 
+  /**
+   * A claim we could not give back (the store went away mid-blob: PostgreSQL restarting) would hold the blob
+   * until its lease ran out although this process lives on: give it back once the store answers again.
+   */
+  function releaseLater(c: ClaimCandidate, error: string, attempts: number): void {
+    const until = Date.now() + leaseMs;
+    const attempt = (delayMs: number): void => {
+      const t = setTimeout(() => {
+        if (stopping || Date.now() > until) return;
+        failClaim(db, c.tenantId, c.contentId, owner, 'failed', error, retryAt(attempts)).catch(() => attempt(Math.min(delayMs * 2, 30_000)));
+      }, delayMs);
+      t.unref();
+    };
+    attempt(1000);
+  }
+
   function retryAt(attempts: number): string {
     return nowIso(new Date(clock().getTime() + Math.min(retryBaseMs * 2 ** Math.max(0, attempts - 1), 30 * 60_000)));
   }
@@ -357,6 +379,8 @@ export function createPoller(deps: PollerDeps): Poller {
           }
           const out = await processBlob(db, { tenantId: c.tenantId, contentType: c.contentType, contentId: c.contentId, owner, records: blob.records }, deps.pipeline);
           if (!out.committed) return;
+          // Alerts committed with their outbox rows: this process's dispatcher sends them now, not at its next poll.
+          if (out.alerts > 0) outboxCommitted(db);
           ct.blobs++;
           ct.records += out.records;
           ct.duplicates += out.duplicates;
@@ -365,7 +389,7 @@ export function createPoller(deps: PollerDeps): Poller {
           const stamp = nowIso(clock());
           await updateCursor(db, c.tenantId, c.contentType, { last_success_at: stamp }, stamp);
         } catch (e) {
-          await failClaim(db, c.tenantId, c.contentId, owner, 'failed', errText(e), retryAt(attempts)).catch(() => {});
+          await failClaim(db, c.tenantId, c.contentId, owner, 'failed', errText(e), retryAt(attempts)).catch(() => releaseLater(c, errText(e), attempts));
           await noteError(ct, c.tenantId, e);
         } finally {
           progress();
@@ -460,13 +484,51 @@ export function createPoller(deps: PollerDeps): Poller {
     return { startedAt, finishedAt: nowIso(clock()), tenants: reports, totals };
   }
 
+  /** Claims, fetches and processes the announced blobs that are still pending (webhook mode). */
+  async function fetchNotified(blobs: BlobRef[]): Promise<void> {
+    const byTenant = new Map<string, string[]>();
+    for (const b of blobs) if (contentTypes.includes(b.contentType)) byTenant.set(b.tenantId, [...(byTenant.get(b.tenantId) ?? []), b.contentId]);
+    await Promise.all(
+      [...byTenant].map(async ([tenantId, ids]) => {
+        const candidates: ClaimCandidate[] = [];
+        for (let i = 0; i < ids.length; i += 500) {
+          const rows = await db
+            .selectFrom('ingest_blobs')
+            .select(['content_id', 'content_type', 'content_uri', 'content_expiration', 'status', 'claimed_by', 'attempts'])
+            .where('tenant_id', '=', tenantId)
+            .where('content_id', 'in', ids.slice(i, i + 500))
+            .where('status', '=', 'pending')
+            .execute();
+          for (const r of rows)
+            candidates.push({ tenantId, contentId: r.content_id, contentType: r.content_type, contentUri: r.content_uri, contentExpiration: r.content_expiration, status: r.status, claimedBy: r.claimed_by, attempts: Number(r.attempts) });
+        }
+        const reports = new Map<string, ContentTypeReport>(contentTypes.map((c) => [c, emptyCt(c)]));
+        const tenantLimit = createLimiter(config.ingest.perTenantConcurrency);
+        await forEachLimited(candidates, config.ingest.perTenantConcurrency, (c) => runBlob(c, reports.get(c.contentType)!, tenantLimit, () => {}));
+        for (const r of reports.values()) if (r.blobs || r.errors) logger.debug({ tenantId, contentType: r.contentType, blobs: r.blobs, records: r.records, errors: r.errors }, 'notified content fetched');
+      }),
+    );
+  }
+  const notifiedRuns = new Set<Promise<void>>();
+
   return {
     owner,
     pollOnce,
     registerNotified: async (blobs) => {
       const n = await registerBlobs(db, blobs, nowIso(clock()));
-      if (n > 0) wakePending = true;
-      wakeUp?.();
+      // A worker's poller (it runs the loop, or keeps the subscriptions' webhook) fetches them now; in a
+      // web-only process they wait for whoever polls the tenant next (a poll job, the loop).
+      if ((loop || deps.webhook) && !stopping) {
+        if (blobs.length) {
+          const run = fetchNotified(blobs)
+            .catch((e) => logger.warn({ error: errText(e) }, 'fetching notified content failed (the next cycle retries)'))
+            .finally(() => notifiedRuns.delete(run));
+          notifiedRuns.add(run);
+        }
+      } else {
+        if (n > 0) wakePending = true;
+        wakeUp?.();
+      }
       return n;
     },
     start() {
@@ -501,6 +563,7 @@ export function createPoller(deps: PollerDeps): Poller {
       stopping = true;
       wakeUp?.();
       await loop;
+      await Promise.allSettled([...notifiedRuns]);
       loop = undefined;
     },
   };

@@ -16,7 +16,7 @@ export const WEBHOOK_PATH = '/hooks/management-activity';
 export interface WebhookDeps {
   db: Kysely<Database>;
   config: Readonly<Config>;
-  /** Registers the announced blobs (deduplicated by contentId) and wakes the poller. */
+  /** Registers the announced blobs (deduplicated by contentId); a worker's poller then fetches them at once (poller.registerNotified). */
   registerNotified: (blobs: BlobRef[]) => Promise<number>;
   logger?: Logger;
 }

@@ -4,6 +4,9 @@
 // dispatchers never send the same row at once. A crash after sending and before marking the row sent
 // means the row is sent again after its lease runs out, with the same idempotency key: at-least-once
 // delivery, exactly-once as seen by a receiver that dedupes on the key.
+// Pick-up: every pollMs (the fallback, and how rows written by other processes are found), and at once
+// when code in this process signals that a transaction writing outbox rows has committed on the same
+// store (outboxCommitted), so a notification does not wait for the next poll.
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
@@ -53,6 +56,20 @@ export interface Dispatcher {
   stop(): Promise<void>;
   /** Delivers everything due now (and what becomes due while retrying within `maxWaitMs`), then resolves. */
   drain(opts?: { maxWaitMs?: number }): Promise<DrainReport>;
+  /** Looks for due rows now instead of at the next poll (again right after a look already under way). */
+  wake(): void;
+}
+
+/** The running dispatchers of each store handle (the Kysely instance), for outboxCommitted(). */
+const running = new WeakMap<object, Set<() => void>>();
+
+/**
+ * Call after a transaction that wrote notify_outbox rows has committed: wakes this process's dispatchers
+ * on the same store handle. Other processes find the rows at their next poll.
+ */
+export function outboxCommitted(db: object): void {
+  const set = running.get(db);
+  if (set) for (const wake of set) wake();
 }
 
 type OutboxRow = Database['notify_outbox'];
@@ -80,6 +97,8 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
+  // Due rows were left for a channel at its concurrency limit.
+  let saturated = false;
 
   const iso = (ms = 0) => new Date(clock.now().getTime() + ms).toISOString();
 
@@ -103,7 +122,10 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
       if (got.length >= batch) break;
       if (inFlight.has(r.id)) continue;
       const ch = deps.channels.get(r.channel);
-      if (ch && (perChannelCount.get(r.channel) ?? 0) + got.filter((g) => g.channel === r.channel).length >= perChannel) continue;
+      if (ch && (perChannelCount.get(r.channel) ?? 0) + got.filter((g) => g.channel === r.channel).length >= perChannel) {
+        saturated = true; // looked at again as soon as one of the channel's sends finishes
+        continue;
+      }
       const leaseUntil = iso(leaseMs);
       // The lease: only one dispatcher's conditional update matches the row's current state.
       const u = await db
@@ -221,6 +243,10 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
       .finally(() => {
         inFlight.delete(r.id);
         perChannelCount.set(r.channel, (perChannelCount.get(r.channel) ?? 1) - 1);
+        if (saturated) {
+          saturated = false;
+          wake();
+        }
       });
     inFlight.set(r.id, p);
   }
@@ -231,24 +257,49 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     return rows.length;
   }
 
+  // A wake during a look: the look may have read before the rows committed, so another follows at once.
+  let again = false;
+
+  function run(): void {
+    timer = undefined;
+    if (stopped) return;
+    again = false;
+    ticking = tick()
+      .then(() => undefined)
+      .catch(onError)
+      .finally(() => {
+        ticking = undefined;
+        if (again) run();
+        else schedule();
+      });
+  }
+
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
-      ticking = tick()
-        .then(() => undefined)
-        .catch(onError)
-        .finally(() => {
-          ticking = undefined;
-          schedule();
-        });
-    }, pollMs);
+    timer = setTimeout(run, pollMs);
     timer.unref?.();
   }
+
+  function wake(): void {
+    if (stopped) return;
+    if (ticking) {
+      again = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    run();
+  }
+
+  const wakers = running.get(db) ?? new Set<() => void>();
+  running.set(db, wakers);
+  wakers.add(wake);
   schedule();
 
   return {
+    wake,
     async stop() {
       stopped = true;
+      wakers.delete(wake);
       if (timer) clearTimeout(timer);
       await ticking;
       await Promise.allSettled([...inFlight.values()]);
