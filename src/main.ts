@@ -155,8 +155,9 @@ export async function startService(config: Readonly<Config>, opts: StartOptions)
               logger,
               registerNotified: async (blobs) => {
                 const n = await p.registerNotified(blobs);
-                // Any worker fetches them: one poll job per announced tenant × content type.
-                if (scheduler && n > 0) {
+                // A worker's poller (webhook mode) has just started fetching them itself (poller.registerNotified);
+                // a web-only process hands them to any worker: one poll job per announced tenant × content type.
+                if (scheduler && n > 0 && !(worker && webhook)) {
                   const keys = new Map(blobs.map((b) => [`${b.tenantId}|${b.contentType}`, { tenantId: b.tenantId, contentType: b.contentType }]));
                   await scheduler.enqueue([...keys.values()]);
                 }

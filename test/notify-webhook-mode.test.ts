@@ -169,7 +169,7 @@ describe('webhook mode, one process on SQLite', () => {
     await store?.dispose();
   });
 
-  it('notifies an alert from a webhook notification with an hour between polls, fetching the blob once and notifying once', { timeout: 120_000 }, async () => {
+  it('notifies an alert from a webhook notification with an hour between polls: the announced blob fetched once without a listing, each alert notified once', { timeout: 120_000 }, async () => {
     await addTenants(store.db, [t1]);
     const port = await freePort();
     const config = simConfig(sim, store.url, {
@@ -218,7 +218,9 @@ describe('webhook mode, one process on SQLite', () => {
       expect(alerts.length).toBeGreaterThan(0);
       await until('every alert notified', async () => (await store.db.selectFrom('notify_outbox').select('status').where('status', '!=', 'sent').execute()).length === 0);
 
-      // Fetched once (the claim rows), with an hour between polls: the notification brought it in.
+      // The notification alone brought it in: no content listing since the injection (no poll job ran),
+      // and one fetch.
+      expect(await sim.control.requests({ since, tenant: t1, path: '/activity/feed/subscriptions/content' })).toEqual([]);
       const fetched = await sim.control.requests({ since, tenant: t1, path: '/activity/feed/audit/' });
       expect(fetched.map((r) => r.status)).toEqual([200]);
       const blob = await store.db.selectFrom('ingest_blobs').select(['content_id', 'status', 'records']).where('content_id', '=', inj.contentIds[0]!).executeTakeFirstOrThrow();
