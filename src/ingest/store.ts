@@ -263,6 +263,8 @@ export async function failClaim(db: Q, tenantId: string, contentId: string, me: 
     .where('tenant_id', '=', tenantId)
     .where('content_id', '=', contentId)
     .where('claimed_by', '=', me)
+    // Only a claim still open: a blob whose commit went through (the reply lost with the connection) stays done.
+    .where('status', '=', 'claimed')
     .execute();
 }
 

@@ -61,6 +61,8 @@ function quoteIdent(name: string): string {
 
 /** How long a finished job waits for others to be completed with it in one statement. */
 const COMPLETE_BATCH_MS = 50;
+/** How often a completion or failure the store refused is sent again. */
+const ACK_RETRY_MS = 2000;
 
 function errText(e: unknown): string {
   return ((e as Error)?.message ?? String(e)).slice(0, 300);
@@ -187,8 +189,11 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   // The consumer: fetch jobs in batches (once a quarter of the slots are free, not one fetch per finished job), run
   // each, and complete them in batches (one statement for the jobs finished within COMPLETE_BATCH_MS). A
   // completion lost with a dying worker only means the job runs again after its lease: the claim rows, not
-  // the queue, keep ingest exactly-once.
+  // the queue, keep ingest exactly-once. A completion or failure that the store refused (PostgreSQL
+  // restarting) is sent again every ACK_RETRY_MS until it goes through or the job's lease is over, so the
+  // job does not sit `active` for the whole lease after the store is back.
   let stopping = false;
+  let stopped = false;
   const slots = Math.max(1, o.slots ?? o.config.ingest.concurrency);
   const refill = Math.max(1, Math.floor(slots / 4));
   const running = new Set<Promise<void>>();
@@ -196,6 +201,24 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   let done: string[] = [];
   let flushing: Promise<void> | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
+  const unacked: Array<{ id: string; error?: string; since: number }> = [];
+  let ackTimer: NodeJS.Timeout | undefined;
+  function ackLater(items: Array<{ id: string; error?: string }>): void {
+    const since = Date.now();
+    for (const a of items) unacked.push({ ...a, since });
+    ackTimer ??= setTimeout(() => void retryAcks(), ACK_RETRY_MS);
+  }
+  async function retryAcks(): Promise<void> {
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = undefined;
+    const now = Date.now();
+    // After its lease pg-boss has expired the job itself (retry or dead letter): nothing left to say.
+    const due = unacked.splice(0).filter((a) => now - a.since < retry.expireInSeconds * 1000);
+    const complete = due.filter((a) => a.error === undefined);
+    if (complete.length) await boss.complete(POLL_QUEUE, complete.map((a) => a.id)).catch(() => unacked.push(...complete));
+    for (const a of due) if (a.error !== undefined) await boss.fail(POLL_QUEUE, a.id, { message: a.error }).catch(() => unacked.push(a));
+    if (unacked.length && !stopped) ackTimer = setTimeout(() => void retryAcks(), ACK_RETRY_MS);
+  }
   async function flushCompleted(): Promise<void> {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = undefined;
@@ -206,7 +229,10 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     flushing = boss
       .complete(POLL_QUEUE, ids)
       .then(() => undefined)
-      .catch((e) => o.logger.warn({ err: errText(e), jobs: ids.length }, 'completing jobs failed (they run again after their lease)'));
+      .catch((e) => {
+        o.logger.warn({ err: errText(e), jobs: ids.length }, 'completing jobs failed (sent again while their lease lasts)');
+        ackLater(ids.map((id) => ({ id })));
+      });
     await flushing;
   }
   function completed(id: string): void {
@@ -243,7 +269,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
               } catch (e) {
                 beat.jobsFailed++;
                 o.logger.warn({ job: job.data, err: errText(e) }, 'poll job failed (retried with backoff)');
-                await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => {});
+                await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => ackLater([{ id: job.id, error: errText(e) }]));
               } finally {
                 beat.running--;
               }
@@ -276,6 +302,8 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
       await consuming;
       await Promise.allSettled([...running]);
       await flushCompleted();
+      stopped = true;
+      if (unacked.length) await retryAcks();
       await background.stop();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch(() => {});
     },

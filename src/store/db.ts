@@ -70,6 +70,12 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Store> {
   });
   // A pool error on an idle client (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor one on a client checked out by Kysely (a query or transaction in flight when the server goes away):
+  // pg emits 'error' on the client, which the pool only listens to while the client is idle. The failed query
+  // rejects on its own; the pool drops the broken client when Kysely releases it.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   try {
     const client = await pool.connect();
     client.release();
