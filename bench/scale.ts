@@ -28,6 +28,8 @@ const RECORDS = Number(process.env.TW_BENCH_SCALE_RECORDS ?? 200_000);
 const WORKERS = Number(process.env.TW_BENCH_SCALE_WORKERS ?? 2);
 /** Node options of the workers, e.g. --max-old-space-size=128 (V8 otherwise grows its heap lazily before collecting). */
 const NODE_OPTIONS = process.env.TW_BENCH_SCALE_NODE_OPTIONS ?? '';
+/** Extra node arguments of the workers that NODE_OPTIONS refuses, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof. */
+const NODE_ARGS = (process.env.TW_BENCH_SCALE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const TYPES: SimContentType[] = ['Audit.AzureActiveDirectory', 'Audit.Exchange', 'Audit.General'];
 const SEED = 7;
 const RECORDS_PER_BLOB = 500;
@@ -49,9 +51,12 @@ function hwmKb(pid: number): number {
   }
 }
 
+let workersLeft = Infinity;
+
 async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
+    if (workersLeft === 0) throw new Error(`every worker exited: ${what}`);
     if (await fn()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -100,12 +105,15 @@ async function run(): Promise<BenchResult[]> {
 
     // Warm-up: each worker plans a cycle at start; this first cycle starts every subscription (AF20022 → start).
     const warmStart = Date.now();
+    workersLeft = WORKERS;
     for (let w = 0; w < WORKERS; w++) {
-      const c = spawn(process.execPath, [BIN, '--config', cfg, 'run', '--role', 'worker'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: NODE_OPTIONS } });
+      const c = spawn(process.execPath, [...NODE_ARGS, BIN, '--config', cfg, 'run', '--role', 'worker'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: NODE_OPTIONS } });
       let err = '';
       c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
       c.once('exit', (code, signal) => {
-        if (!stopping) process.stderr.write(`bench scale: worker ${w} exited early (${code ?? signal}): ${err}\n`);
+        if (stopping) return;
+        workersLeft--;
+        process.stderr.write(`bench scale: worker ${w} exited early (${code ?? signal}): ${err}\n`);
       });
       children.push(c);
     }

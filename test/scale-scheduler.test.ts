@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.ts';
 import { buildIngest, type IngestParts } from '../src/main.ts';
-import { createPollJobs } from '../src/scale/jobs.ts';
+import { createPollJobs, type PollJob, type PollJobs } from '../src/scale/jobs.ts';
 import { clusterStatus } from '../src/scale/registry.ts';
 import { bossTarget, startBossScheduler, startLocalScheduler, type Scheduler } from '../src/scale/scheduler.ts';
 import { startSim, type SimContentType, type StartedSim } from './helpers/sim.ts';
@@ -91,6 +91,43 @@ describe('pg-boss scheduling on PostgreSQL', () => {
     // The poison job ran 1 + 2 times (its retries), each listing attempt one request.
     const calls = await sim.control.requests({ tenant: poison, path: '/activity/feed/subscriptions/content' });
     expect(calls.length).toBe(3);
+  });
+
+  it('fetches jobs ahead of its free slots and gives the ones it never started back to the queue on stop', { timeout: 60_000 }, async () => {
+    const { store: s } = await setup();
+    const config = simConfig(sim, s.url, { microsoft: { contentTypes: TYPES }, ingest: { concurrency: 1 } });
+    const started: PollJob[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const jobs: PollJobs = {
+      owner: 'prefetch-test',
+      poller: () => {
+        throw new Error('not used');
+      },
+      run: async (job) => {
+        started.push(job);
+        await gate;
+        return undefined;
+      },
+      stop: async () => {},
+    };
+    scheduler = await startBossScheduler({ url: s.url, db: s.db, config, logger: silentLogger(), jobs, role: 'worker', plan: false, slots: 1 });
+    await scheduler.enqueue(tenants.map((tenantId) => ({ tenantId, contentType: 'Audit.Exchange' })));
+    const { schema } = bossTarget(s.url);
+    const states = async (): Promise<Record<string, number>> => {
+      const { rows } = await sql<{ state: string; n: number }>`select state, count(*)::int as n from ${sql.table(`${schema}.job`)} where name = 'tenantwatch-poll' group by state`.execute(s.db);
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    };
+    await waitFor('the first job to start', async () => started.length === 1);
+    // One slot, four jobs leased at once: one running, three waiting in the worker's buffer.
+    expect(await states()).toEqual({ active: 4 });
+    const stopping = scheduler.stop();
+    release();
+    await stopping;
+    scheduler = undefined;
+    expect(started).toHaveLength(1);
+    // The running job completed; the three never started are queued again for any worker.
+    expect(await states()).toEqual({ completed: 1, created: 3 });
   });
 
   it('recovers when every connection of the pool is dropped (a PostgreSQL restart as seen by the pool)', { timeout: 120_000 }, async () => {

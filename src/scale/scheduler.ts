@@ -59,6 +59,9 @@ function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** Jobs fetched per job slot at a time (see the consumer's buffer). */
+const PREFETCH_PER_SLOT = 4;
+
 /** How long a finished job waits for others to be completed with it in one statement. */
 const COMPLETE_BATCH_MS = 50;
 /** How often a completion or failure the store refused is sent again. */
@@ -240,45 +243,67 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     if (done.length >= slots) void flushCompleted();
     else flushTimer ??= setTimeout(() => void flushCompleted(), COMPLETE_BATCH_MS);
   }
+  // Jobs fetched ahead of free slots. pg-boss's fetch orders every queued job of the queue (it scans them all
+  // for each fetch, whatever the batch size), so at 30,000 queued jobs one fetch of PREFETCH_PER_SLOT ×
+  // slots jobs instead of one per few free slots is what keeps PostgreSQL's CPU for the jobs themselves.
+  // Fetched jobs are `active` (leased) while they wait here; on stop they go back to the queue.
+  const buffer: Array<PgBoss.Job<object>> = [];
+  const prefetch = slots * PREFETCH_PER_SLOT;
+  function start(job: PgBoss.Job<object>): void {
+    const p = (async () => {
+      beat.running++;
+      try {
+        if (!isPollJob(job.data)) throw new Error('malformed poll job');
+        await o.jobs!.run(job.data);
+        completed(job.id);
+        beat.jobsDone++;
+      } catch (e) {
+        beat.jobsFailed++;
+        o.logger.warn({ job: job.data, err: errText(e) }, 'poll job failed (retried with backoff)');
+        await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => ackLater([{ id: job.id, error: errText(e) }]));
+      } finally {
+        beat.running--;
+      }
+    })();
+    running.add(p);
+    void p.finally(() => running.delete(p));
+  }
   const consuming = !runsJobs
     ? Promise.resolve()
     : (async () => {
         while (!stopping) {
-          if (running.size > 0 && slots - running.size < refill) {
+          while (buffer.length && running.size < slots) start(buffer.shift()!);
+          if (buffer.length >= refill * PREFETCH_PER_SLOT || (running.size >= slots && buffer.length > 0)) {
             await Promise.race(running);
             continue;
           }
           let fetched: Array<PgBoss.Job<object>> = [];
           try {
-            fetched = await boss.fetch<object>(POLL_QUEUE, { batchSize: slots - running.size });
+            fetched = await boss.fetch<object>(POLL_QUEUE, { batchSize: prefetch - buffer.length, priority: false });
           } catch (e) {
             o.logger.warn({ err: errText(e) }, 'fetching poll jobs failed (store unreachable?)');
           }
           if (!fetched.length) {
-            await sleep(running.size ? 250 : 1000, idleSignal);
+            if (running.size >= slots) await Promise.race(running);
+            else await sleep(running.size ? 250 : 1000, idleSignal);
             continue;
           }
-          for (const job of fetched) {
-            const p = (async () => {
-              beat.running++;
-              try {
-                if (!isPollJob(job.data)) throw new Error('malformed poll job');
-                await o.jobs!.run(job.data);
-                completed(job.id);
-                beat.jobsDone++;
-              } catch (e) {
-                beat.jobsFailed++;
-                o.logger.warn({ job: job.data, err: errText(e) }, 'poll job failed (retried with backoff)');
-                await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => ackLater([{ id: job.id, error: errText(e) }]));
-              } finally {
-                beat.running--;
-              }
-            })();
-            running.add(p);
-            void p.finally(() => running.delete(p));
-          }
+          buffer.push(...fetched);
         }
       })();
+  /** On stop: fetched jobs that never started go back to the queue (a key queued meanwhile keeps its own job). */
+  async function requeueBuffered(): Promise<void> {
+    const ids = buffer.splice(0).map((j) => j.id);
+    if (!ids.length) return;
+    try {
+      await boss.cancel(POLL_QUEUE, ids);
+      await boss.resume(POLL_QUEUE, ids).catch(async () => {
+        for (const id of ids) await boss.resume(POLL_QUEUE, id).catch(() => {});
+      });
+    } catch (e) {
+      o.logger.warn({ err: errText(e), jobs: ids.length }, 'could not give fetched jobs back (they run again after their lease)');
+    }
+  }
 
   const background = loops(o, beat, plan);
   return {
@@ -288,7 +313,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     async idle() {
       for (;;) {
         const queued = await boss.getQueueSize(POLL_QUEUE);
-        if (queued === 0 && running.size === 0) {
+        if (queued === 0 && running.size === 0 && buffer.length === 0) {
           await flushCompleted();
           return;
         }
@@ -300,6 +325,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
       idleSignal.wake?.();
       await o.jobs?.stop();
       await consuming;
+      await requeueBuffered();
       await Promise.allSettled([...running]);
       await flushCompleted();
       stopped = true;
