@@ -2,13 +2,13 @@
 // validation are pure (src/detect/rule-schema.ts); this file only lists and reads the files.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildRulePack, type RuleOverride, type RulePack, type RuleSource } from '../src/detect/rule-schema.ts';
 import { createDetector, type Detector } from '../src/detect/detector.ts';
 import { createGeoLookup } from '../src/enrich/geo.ts';
 import { OperatorError } from '../src/errors.ts';
+import { PROJECT_ROOT } from '../src/paths.ts';
 
-export const BUILTIN_RULES_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const BUILTIN_RULES_DIR = path.join(PROJECT_ROOT, 'rules');
 
 /** The rule and cases files of a directory, sorted by name. */
 export function readRuleSources(dir: string): RuleSource[] {

@@ -52,6 +52,11 @@ describe('configuration', () => {
     expect(Object.isFrozen(c.microsoft)).toBe(true);
   });
 
+  it("reports an unknown TENANTWATCH_* variable but not the launcher's own (TENANTWATCH_CONFIG, TENANTWATCH_NO_BUNDLE)", () => {
+    expect(checkConfig({ env: { TENANTWATCH_NO_BUNDLE: '1' } }).problems).toEqual([]);
+    expect(checkConfig({ env: { TENANTWATCH_NO_BUNDLES: '1' } }).problems.map((p) => p.path)).toEqual(['TENANTWATCH_NO_BUNDLES']);
+  });
+
   it('maps env names onto camelCase keys by walking the schema', () => {
     expect(envPath(['MICROSOFT', 'CLIENT', 'SECRET'])?.path).toEqual(['microsoft', 'clientSecret']);
     expect(envPath(['MICROSOFT', 'BASE', 'URLS', 'GRAPH'])?.path).toEqual(['microsoft', 'baseUrls', 'graph']);

@@ -257,6 +257,9 @@ function norm(s: string): string {
   return s.replace(/_/g, '').toLowerCase();
 }
 
+/** TENANTWATCH_* variables that are not configuration keys: the file's path, and bin/tenantwatch.js's switch. */
+const LAUNCHER_ENV = new Set(['TENANTWATCH_CONFIG', 'TENANTWATCH_NO_BUNDLE']);
+
 /** Maps TENANTWATCH_MICROSOFT_CLIENT_SECRET to ['microsoft','clientSecret'] by walking the schema. */
 export function envPath(segments: string[], schema: z.ZodType = configSchema): { path: string[]; leaf: z.ZodType } | undefined {
   const shape = shapeOf(schema);
@@ -361,7 +364,7 @@ export function checkConfig(opts: LoadOptions = {}): { config?: Readonly<Config>
     for (const [k, v] of Object.entries(flatten(opts.overrides))) setPath(raw, k.split('.'), v);
   }
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('TENANTWATCH_') || value === undefined || name === 'TENANTWATCH_CONFIG') continue;
+    if (!name.startsWith('TENANTWATCH_') || value === undefined || LAUNCHER_ENV.has(name)) continue;
     if (name.startsWith('TENANTWATCH_TEST_')) continue;
     const segs = name.slice('TENANTWATCH_'.length).split('_').filter(Boolean);
     const hit = envPath(segs);

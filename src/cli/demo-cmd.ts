@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { loadConfig, type Config } from '../config.ts';
@@ -23,9 +22,9 @@ import { addDiscovered, discoverTenants, shouldAdd } from '../tenants/discovery.
 import { checkTenants } from '../tenants/onboard.ts';
 import { listTenants } from '../tenants/registry.ts';
 import { action } from './common.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SIM_BIN = path.join(ROOT, 'packages/m365-sim/bin/m365-sim.js');
+const SIM_BIN = path.join(PROJECT_ROOT, 'packages/m365-sim/bin/m365-sim.js');
 
 /** The demo world's application and victim (packages/m365-sim's built-in `demo` world). */
 export const DEMO = {
@@ -91,7 +90,7 @@ async function freePort(): Promise<number> {
 /** Spawns `m365-sim serve` (never imported: src/ and the simulator stay apart) and reads its two lines. */
 async function spawnSim(latencySeconds: number): Promise<{ child: ChildProcess; url: string; caPath: string }> {
   const child = spawn(process.execPath, [SIM_BIN, 'serve', '--port', '0', '--world', 'demo', '--latency', String(latencySeconds)], {
-    cwd: ROOT,
+    cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });

@@ -2,7 +2,6 @@
 // itself; main.ts calls listen(), tests use inject(). Route modules are registered from one list.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import cookie from '@fastify/cookie';
@@ -30,6 +29,7 @@ import { registerRemediationRoutes } from '../remediate/routes.ts';
 import { storeAlerts, storeChannels, storeTenants, validateChannel } from './wiring.ts';
 import { exclusionsPort } from '../alerts/ports.ts';
 import { notificationsPort } from '../notify/wiring.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 
 export interface WebDeps {
   db: Kysely<Database>;
@@ -64,7 +64,7 @@ export interface WebContext extends WebDeps, RouteHelpers {
   logger: Logger;
 }
 
-export const DEFAULT_CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console/dist');
+export const DEFAULT_CONSOLE_DIR = path.join(PROJECT_ROOT, 'console/dist');
 
 /** The one list of web/'s own route modules. */
 const ROUTES: Array<(app: FastifyInstance, ctx: WebContext) => void | Promise<void>> = [
