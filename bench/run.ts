@@ -47,8 +47,10 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       continue;
     }
+    // A prefix naming the module (`scale`) prints all its results; other prefixes only theirs.
+    const wholeModule = prefixes.some((p) => p === m.name);
     for (const r of results) {
-      if (prefixes.length && !prefixes.some((p) => r.name.startsWith(p))) continue;
+      if (prefixes.length && !wholeModule && !prefixes.some((p) => r.name.startsWith(p))) continue;
       if (json) process.stdout.write(JSON.stringify(r) + '\n');
       else {
         const { name, value, unit, ...rest } = r;

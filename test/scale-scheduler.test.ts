@@ -7,7 +7,7 @@ import { silentLogger } from '../src/log.ts';
 import { buildIngest, type IngestParts } from '../src/main.ts';
 import { createPollJobs, type PollJob, type PollJobs } from '../src/scale/jobs.ts';
 import { clusterStatus } from '../src/scale/registry.ts';
-import { bossTarget, startBossScheduler, startLocalScheduler, type Scheduler } from '../src/scale/scheduler.ts';
+import { bossTarget, FETCH_INDEX, fetchAhead, startBossScheduler, startLocalScheduler, type Scheduler } from '../src/scale/scheduler.ts';
 import { startSim, type SimContentType, type StartedSim } from './helpers/sim.ts';
 import { freshStore, postgresUrl, type TestStore } from './helpers/stores.ts';
 import { addTenants, ingestWorld, records, simConfig, storedIds, tenantIds } from './helpers/ingest-world.ts';
@@ -119,15 +119,48 @@ describe('pg-boss scheduling on PostgreSQL', () => {
       return Object.fromEntries(rows.map((r) => [r.state, r.n]));
     };
     await waitFor('the first job to start', async () => started.length === 1);
-    // One slot, four jobs leased at once: one running, three waiting in the worker's buffer.
-    expect(await states()).toEqual({ active: 4 });
+    // One slot and no job duration known yet: one job running, one leased ahead, the rest still queued.
+    expect(await states()).toEqual({ active: 2, created: tenants.length - 2 });
     const stopping = scheduler.stop();
     release();
     await stopping;
     scheduler = undefined;
     expect(started).toHaveLength(1);
-    // The running job completed; the three never started are queued again for any worker.
-    expect(await states()).toEqual({ completed: 1, created: 3 });
+    // The running job completed; the one never started is queued again for any worker.
+    expect(await states()).toEqual({ completed: 1, created: tenants.length - 1 });
+  });
+
+  it('leases short jobs ahead in batches and long ones (a backlog) only as slots free up', () => {
+    expect(fetchAhead(16, 40)).toBe(48); // empty polls: three per slot at most
+    expect(fetchAhead(16, 1000)).toBe(32); // what 16 slots start in 2 s
+    expect(fetchAhead(16, 4000)).toBe(8);
+    expect(fetchAhead(16, 60_000)).toBe(0);
+    expect(fetchAhead(1, 0)).toBe(3);
+  });
+
+  it("reads pg-boss's oldest queued jobs from an index instead of sorting the whole queue at each fetch", { timeout: 60_000 }, async () => {
+    const { store: s } = await setup();
+    const config = simConfig(sim, s.url, { microsoft: { contentTypes: TYPES }, ingest: { concurrency: 1 } });
+    const jobs: PollJobs = {
+      owner: 'fetch-index-test',
+      poller: () => {
+        throw new Error('not used');
+      },
+      run: async () => undefined,
+      stop: async () => {},
+    };
+    scheduler = await startBossScheduler({ url: s.url, db: s.db, config, logger: silentLogger(), jobs, role: 'worker', plan: false, slots: 1 });
+    await scheduler.stop(); // nothing consumes the queue while it is filled and examined
+    scheduler = undefined;
+    const { schema } = bossTarget(s.url);
+    const job = sql.table(`${schema}.job`);
+    await sql`insert into ${job} (name, data, singleton_key, policy) select 'tenantwatch-poll', '{}'::jsonb, 'key' || i, 'short' from generate_series(1, 20000) i`.execute(s.db);
+    await sql`analyze ${job}`.execute(s.db);
+    // pg-boss 10's fetch without priority: the oldest queued jobs that may start, locked, skipping locked rows.
+    const { rows } = await sql<{ 'QUERY PLAN': string }>`explain select id from ${job} where name = 'tenantwatch-poll' and state < 'active' and start_after < now() order by created_on, id limit 16 for update skip locked`.execute(s.db);
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toContain(FETCH_INDEX);
+    expect(plan).not.toMatch(/\bSort\b/);
   });
 
   it('recovers when every connection of the pool is dropped (a PostgreSQL restart as seen by the pool)', { timeout: 120_000 }, async () => {

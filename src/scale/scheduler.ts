@@ -59,8 +59,36 @@ function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Jobs fetched per job slot at a time (see the consumer's buffer). */
-const PREFETCH_PER_SLOT = 4;
+/**
+ * pg-boss's fetch picks the oldest queued jobs (`ORDER BY created_on, id` when fetched without priority),
+ * but its own fetch index is on (name, start_after), so every fetch sorts every queued job of the queue:
+ * with 30,000 queued jobs that sort was half of all CPU of a 10,000-tenant cycle. An index in that order
+ * on the poll queue's partition lets PostgreSQL read just the first rows. Created once, by workers.
+ */
+export const FETCH_INDEX = 'tw_fetch_order';
+async function ensureFetchIndex(boss: PgBoss, schema: string): Promise<void> {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const { rows } = await boss.getDb().executeSql(`SELECT partition_name FROM ${q(schema)}.queue WHERE name = $1`, [POLL_QUEUE]);
+  const partition = (rows as Array<{ partition_name: string | null }>)[0]?.partition_name;
+  if (!partition) return;
+  await boss
+    .getDb()
+    .executeSql(`CREATE INDEX IF NOT EXISTS ${q(`${partition.slice(0, 40)}_${FETCH_INDEX}`)} ON ${q(schema)}.${q(partition)} (created_on, id) WHERE state < 'active'`, []);
+}
+
+/** A worker leases as many jobs beyond its free slots as its slots start within this time (see fetchAhead). */
+const AHEAD_MS = 2000;
+/** At most this many jobs per slot are leased beyond the free slots. */
+const MAX_AHEAD_PER_SLOT = 3;
+
+/**
+ * How many jobs a worker with `slots` job slots leases beyond its free slots when its jobs take `avgJobMs` on
+ * average: what its slots will start within AHEAD_MS, at most MAX_AHEAD_PER_SLOT per slot. Long jobs (a
+ * backlog) get none ahead, so they stay in the queue for whichever worker frees a slot first.
+ */
+export function fetchAhead(slots: number, avgJobMs: number): number {
+  return Math.min(MAX_AHEAD_PER_SLOT * slots, Math.floor((slots * AHEAD_MS) / Math.max(1, avgJobMs)));
+}
 
 /** How long a finished job waits for others to be completed with it in one statement. */
 const COMPLETE_BATCH_MS = 50;
@@ -151,6 +179,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
       await boss.createQueue(POLL_QUEUE, queueOptions);
       // createQueue keeps an existing queue as it was: bring its defaults in line with this configuration.
       await boss.updateQueue(POLL_QUEUE, queueOptions);
+      if (runsJobs) await ensureFetchIndex(boss, target.schema);
       break;
     } catch (e) {
       // Two processes creating the queue at the same moment: the loser sees a conflict; try again.
@@ -189,8 +218,8 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     return insert(skip.size ? all.filter((j) => !skip.has(pollKey(j))) : all);
   };
 
-  // The consumer: fetch jobs in batches (once a quarter of the slots are free, not one fetch per finished job), run
-  // each, and complete them in batches (one statement for the jobs finished within COMPLETE_BATCH_MS). A
+  // The consumer: fetch jobs in batches (a quarter of the slots' worth at least, not one fetch per finished job,
+  // with some leased ahead: see the buffer below), run each, and complete them in batches (one statement for the jobs finished within COMPLETE_BATCH_MS). A
   // completion lost with a dying worker only means the job runs again after its lease: the claim rows, not
   // the queue, keep ingest exactly-once. A completion or failure that the store refused (PostgreSQL
   // restarting) is sent again every ACK_RETRY_MS until it goes through or the job's lease is over, so the
@@ -243,15 +272,19 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     if (done.length >= slots) void flushCompleted();
     else flushTimer ??= setTimeout(() => void flushCompleted(), COMPLETE_BATCH_MS);
   }
-  // Jobs fetched ahead of free slots. pg-boss's fetch orders every queued job of the queue (it scans them all
-  // for each fetch, whatever the batch size), so at 30,000 queued jobs one fetch of PREFETCH_PER_SLOT ×
-  // slots jobs instead of one per few free slots is what keeps PostgreSQL's CPU for the jobs themselves.
-  // Fetched jobs are `active` (leased) while they wait here; on stop they go back to the queue.
+  // Jobs fetched ahead of free slots. Each pg-boss fetch is a statement with a locking CTE and an UPDATE; a fetch
+  // per few freed slots at hundreds of short jobs a second spent PostgreSQL's CPU on fetching. So a worker
+  // leases some jobs beyond its free slots, as many as its slots will start within AHEAD_MS at its average job
+  // duration (fetchAhead), and fetches again when half of those are used up: short empty polls come in
+  // batches of dozens, a backlog's long jobs only as slots free up, so one worker never sits on work another
+  // could do. Buffered jobs are `active` (leased); on stop they go back to the queue, on SIGKILL they run
+  // elsewhere after their lease like running ones.
   const buffer: Array<PgBoss.Job<object>> = [];
-  const prefetch = slots * PREFETCH_PER_SLOT;
+  let avgJobMs = AHEAD_MS; // a cautious start: one job per slot ahead until durations are known
   function start(job: PgBoss.Job<object>): void {
     const p = (async () => {
       beat.running++;
+      const t0 = Date.now();
       try {
         if (!isPollJob(job.data)) throw new Error('malformed poll job');
         await o.jobs!.run(job.data);
@@ -263,6 +296,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
         await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => ackLater([{ id: job.id, error: errText(e) }]));
       } finally {
         beat.running--;
+        avgJobMs = avgJobMs * 0.9 + (Date.now() - t0) * 0.1;
       }
     })();
     running.add(p);
@@ -273,13 +307,18 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     : (async () => {
         while (!stopping) {
           while (buffer.length && running.size < slots) start(buffer.shift()!);
-          if (buffer.length >= refill * PREFETCH_PER_SLOT || (running.size >= slots && buffer.length > 0)) {
-            await Promise.race(running);
+          const ahead = fetchAhead(slots, avgJobMs);
+          const want = slots - running.size + ahead - buffer.length;
+          // Fetch in batches: once a quarter of the slots' worth is missing, or half of what is leased ahead.
+          if (want < Math.max(refill, Math.ceil(ahead / 2))) {
+            // Enough in hand: wait for a job to end (running is not empty here: free slots would have taken the buffer).
+            if (running.size) await Promise.race(running);
+            else await sleep(250, idleSignal);
             continue;
           }
           let fetched: Array<PgBoss.Job<object>> = [];
           try {
-            fetched = await boss.fetch<object>(POLL_QUEUE, { batchSize: prefetch - buffer.length, priority: false });
+            fetched = await boss.fetch<object>(POLL_QUEUE, { batchSize: want, priority: false });
           } catch (e) {
             o.logger.warn({ err: errText(e) }, 'fetching poll jobs failed (store unreachable?)');
           }
@@ -297,6 +336,8 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     if (!ids.length) return;
     try {
       await boss.cancel(POLL_QUEUE, ids);
+      // A key planned again meanwhile has a queued job already ('short' allows one): resuming that key's
+      // job would break the batch, so then each is resumed alone and that one stays cancelled.
       await boss.resume(POLL_QUEUE, ids).catch(async () => {
         for (const id of ids) await boss.resume(POLL_QUEUE, id).catch(() => {});
       });
