@@ -93,7 +93,7 @@ describe('pg-boss scheduling on PostgreSQL', () => {
     expect(calls.length).toBe(3);
   });
 
-  it('fetches jobs ahead of its free slots and gives the ones it never started back to the queue on stop', { timeout: 60_000 }, async () => {
+  it('fetches jobs ahead of its free slots, gives back the ones that could not start in time, and the rest on stop', { timeout: 60_000 }, async () => {
     const { store: s } = await setup();
     const config = simConfig(sim, s.url, { microsoft: { contentTypes: TYPES }, ingest: { concurrency: 1 } });
     const started: PollJob[] = [];
@@ -121,6 +121,14 @@ describe('pg-boss scheduling on PostgreSQL', () => {
     await waitFor('the first job to start', async () => started.length === 1);
     // One slot and no job duration known yet: one job running, one leased ahead, the rest still queued.
     expect(await states()).toEqual({ active: 2, created: tenants.length - 2 });
+    // The running job outlasts the guess: the leased one goes back to the queue as if never fetched (no retry
+    // counted) for any worker with a free slot, and nothing more is leased ahead while the slot stays busy.
+    await waitFor('the leased job given back', async () => (await states()).active === 1);
+    const { rows: back } = await sql<{ started_on: Date | null; retry_count: number }>`select started_on, retry_count from ${sql.table(`${schema}.job`)} where name = 'tenantwatch-poll' and state = 'created'`.execute(s.db);
+    expect(back).toHaveLength(tenants.length - 1);
+    expect(back.every((r) => r.started_on === null && r.retry_count === 0)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await states()).toEqual({ active: 1, created: tenants.length - 1 });
     const stopping = scheduler.stop();
     release();
     await stopping;

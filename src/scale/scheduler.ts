@@ -78,6 +78,8 @@ async function ensureFetchIndex(boss: PgBoss, schema: string): Promise<void> {
 
 /** A worker leases as many jobs beyond its free slots as its slots start within this time (see fetchAhead). */
 const AHEAD_MS = 2000;
+/** Buffered jobs that could not start within this time go back to the queue. */
+const STALE_MS = 2 * AHEAD_MS;
 /** At most this many jobs per slot are leased beyond the free slots. */
 const MAX_AHEAD_PER_SLOT = 3;
 
@@ -218,9 +220,9 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     return insert(skip.size ? all.filter((j) => !skip.has(pollKey(j))) : all);
   };
 
-  // The consumer: fetch jobs in batches (a quarter of the slots' worth at least, not one fetch per finished job,
-  // with some leased ahead: see the buffer below), run each, and complete them in batches (one statement for the jobs finished within COMPLETE_BATCH_MS). A
-  // completion lost with a dying worker only means the job runs again after its lease: the claim rows, not
+  // The consumer: fetch jobs in batches (a quarter of the slots' worth at least, not one fetch per finished
+  // job, with some leased ahead: see the buffer below), run each, and complete them in batches (one statement
+  // for the jobs finished within COMPLETE_BATCH_MS). A completion lost with a dying worker only means the job runs again after its lease: the claim rows, not
   // the queue, keep ingest exactly-once. A completion or failure that the store refused (PostgreSQL
   // restarting) is sent again every ACK_RETRY_MS until it goes through or the job's lease is over, so the
   // job does not sit `active` for the whole lease after the store is back.
@@ -274,17 +276,29 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
   }
   // Jobs fetched ahead of free slots. Each pg-boss fetch is a statement with a locking CTE and an UPDATE; a fetch
   // per few freed slots at hundreds of short jobs a second spent PostgreSQL's CPU on fetching. So a worker
-  // leases some jobs beyond its free slots, as many as its slots will start within AHEAD_MS at its average job
-  // duration (fetchAhead), and fetches again when half of those are used up: short empty polls come in
-  // batches of dozens, a backlog's long jobs only as slots free up, so one worker never sits on work another
-  // could do. Buffered jobs are `active` (leased); on stop they go back to the queue, on SIGKILL they run
-  // elsewhere after their lease like running ones.
-  const buffer: Array<PgBoss.Job<object>> = [];
+  // leases some jobs beyond its free slots, as many as its slots will start within AHEAD_MS at the duration
+  // its jobs take (fetchAhead over expectedJobMs), and fetches again when half of those are used up: short
+  // empty polls come in batches of dozens, long jobs only as slots free up. A guess from short jobs can be
+  // wrong for the next ones (a cycle of empty polls, then a backlog): buffered jobs that could not start
+  // within STALE_MS go back to the queue for whichever worker frees a slot first, and nothing more is fetched
+  // ahead until one of this worker's jobs ends, so one worker never sits on work another could do. Buffered
+  // jobs are `active` (leased); on stop they go back too, on SIGKILL they run elsewhere after their lease.
+  const buffer: Array<{ job: PgBoss.Job<object>; at: number }> = [];
+  const startedAt = new Map<string, number>();
   let avgJobMs = AHEAD_MS; // a cautious start: one job per slot ahead until durations are known
+  let aheadHeld = false;
+  /** The longer of the average finished job and the average age of the running ones (a long job tells before it ends). */
+  function expectedJobMs(now: number): number {
+    if (!startedAt.size) return avgJobMs;
+    let age = 0;
+    for (const t of startedAt.values()) age += now - t;
+    return Math.max(avgJobMs, age / startedAt.size);
+  }
   function start(job: PgBoss.Job<object>): void {
     const p = (async () => {
       beat.running++;
       const t0 = Date.now();
+      startedAt.set(job.id, t0);
       try {
         if (!isPollJob(job.data)) throw new Error('malformed poll job');
         await o.jobs!.run(job.data);
@@ -296,7 +310,9 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
         await boss.fail(POLL_QUEUE, job.id, { message: errText(e) }).catch(() => ackLater([{ id: job.id, error: errText(e) }]));
       } finally {
         beat.running--;
+        startedAt.delete(job.id);
         avgJobMs = avgJobMs * 0.9 + (Date.now() - t0) * 0.1;
+        aheadHeld = false;
       }
     })();
     running.add(p);
@@ -306,14 +322,20 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
     ? Promise.resolve()
     : (async () => {
         while (!stopping) {
-          while (buffer.length && running.size < slots) start(buffer.shift()!);
-          const ahead = fetchAhead(slots, avgJobMs);
+          while (buffer.length && running.size < slots) start(buffer.shift()!.job);
+          const now = Date.now();
+          if (buffer.length && now - buffer[0]!.at > STALE_MS) {
+            aheadHeld = true;
+            await giveBack(buffer.splice(0).map((b) => b.job.id));
+            continue;
+          }
+          const ahead = aheadHeld ? 0 : fetchAhead(slots, expectedJobMs(now));
           const want = slots - running.size + ahead - buffer.length;
           // Fetch in batches: once a quarter of the slots' worth is missing, or half of what is leased ahead.
           if (want < Math.max(refill, Math.ceil(ahead / 2))) {
-            // Enough in hand: wait for a job to end (running is not empty here: free slots would have taken the buffer).
-            if (running.size) await Promise.race(running);
-            else await sleep(250, idleSignal);
+            // Enough in hand: wait for a job to end (running is not empty here: free slots would have taken the
+            // buffer), or for the buffer to go stale.
+            await Promise.race([...running, sleep(buffer.length ? STALE_MS / 4 : 1000, idleSignal)]);
             continue;
           }
           let fetched: Array<PgBoss.Job<object>> = [];
@@ -327,20 +349,36 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
             else await sleep(running.size ? 250 : 1000, idleSignal);
             continue;
           }
-          buffer.push(...fetched);
+          const at = Date.now();
+          for (const job of fetched) buffer.push({ job, at });
         }
       })();
-  /** On stop: fetched jobs that never started go back to the queue (a key queued meanwhile keeps its own job). */
-  async function requeueBuffered(): Promise<void> {
-    const ids = buffer.splice(0).map((j) => j.id);
+  // Back to `created` as if never fetched (started_on cleared, so the next fetch does not count a retry). A key
+  // planned again meanwhile already has its one queued job ('short'): that lease is cancelled instead.
+  const giveBackSql = `WITH back AS (
+      UPDATE ${quoteIdent(target.schema)}.job j SET state = 'created', started_on = NULL
+      WHERE j.name = $1 AND j.id = ANY($2::uuid[]) AND j.state = 'active'
+        AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(target.schema)}.job q
+          WHERE q.name = j.name AND q.singleton_key IS NOT DISTINCT FROM j.singleton_key AND q.state = 'created')
+      RETURNING j.id)
+    SELECT id::text AS id FROM back`;
+  async function giveBack(ids: string[]): Promise<void> {
     if (!ids.length) return;
     try {
-      await boss.cancel(POLL_QUEUE, ids);
-      // A key planned again meanwhile has a queued job already ('short' allows one): resuming that key's
-      // job would break the batch, so then each is resumed alone and that one stays cancelled.
-      await boss.resume(POLL_QUEUE, ids).catch(async () => {
-        for (const id of ids) await boss.resume(POLL_QUEUE, id).catch(() => {});
-      });
+      let back: string[];
+      try {
+        const { rows } = await boss.getDb().executeSql(giveBackSql, [POLL_QUEUE, ids]);
+        back = (rows as Array<{ id: string }>).map((r) => r.id);
+      } catch {
+        // A planner queued one of these keys between the check and the update: one at a time.
+        back = [];
+        for (const id of ids) {
+          const { rows } = await boss.getDb().executeSql(giveBackSql, [POLL_QUEUE, [id]]).catch(() => ({ rows: [] as unknown[] }));
+          if (rows.length) back.push(id);
+        }
+      }
+      const covered = ids.filter((id) => !back.includes(id));
+      if (covered.length) await boss.cancel(POLL_QUEUE, covered);
     } catch (e) {
       o.logger.warn({ err: errText(e), jobs: ids.length }, 'could not give fetched jobs back (they run again after their lease)');
     }
@@ -366,7 +404,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
       idleSignal.wake?.();
       await o.jobs?.stop();
       await consuming;
-      await requeueBuffered();
+      await giveBack(buffer.splice(0).map((b) => b.job.id));
       await Promise.allSettled([...running]);
       await flushCompleted();
       stopped = true;
