@@ -160,6 +160,9 @@ export const configSchema = z
         overlapMinutes: z.number().int().min(0).max(24 * 60).default(60),
         concurrency: z.number().int().min(1).max(256).default(8),
         perTenantConcurrency: z.number().int().min(1).max(16).default(2),
+        // Blobs fetched and processed at once in one process, whatever the number of tenants or job slots
+        // polling: what bounds a process's memory while it ingests (a blob's text, records and rows).
+        blobsInFlight: z.number().int().min(1).max(64).default(4),
         maxBlobBytes: z.number().int().positive().default(64 * 1024 * 1024),
         maxRawRecordBytes: z.number().int().positive().default(64 * 1024),
         webhook: z
@@ -492,7 +495,8 @@ web:
 ingest:
   pollIntervalSeconds: 60
   overlapMinutes: 60                 # re-list this much of the past: content becomes available late
-  concurrency: 8
+  concurrency: 8                      # tenants (or poll jobs) polled at once
+  blobsInFlight: 4                   # content blobs fetched + processed at once per process (bounds memory)
   webhook: { enabled: false }
 scale:                               # PostgreSQL workers (pg-boss poll jobs); SQLite ignores it
   jobLeaseSeconds: 900               # a dead worker's running jobs go to another worker after this

@@ -162,7 +162,8 @@ export function createPoller(deps: PollerDeps): Poller {
   const retryBaseMs = deps.retryBaseMs ?? 30_000;
   const initialLookbackMs = deps.initialLookbackMs ?? DAY_MS;
   const overlapMs = config.ingest.overlapMinutes * 60_000;
-  const global = createLimiter(config.ingest.concurrency);
+  // Blobs in flight in this process (ingest.blobsInFlight), across every tenant and job: the memory bound.
+  const global = createLimiter(config.ingest.blobsInFlight);
   const contentTypes = config.microsoft.contentTypes as readonly string[];
   let stopping = false;
   let loop: Promise<void> | undefined;
