@@ -7,7 +7,8 @@
 //                 injected records.
 // Needs PostgreSQL: TW_BENCH_DATABASE_URL or TENANTWATCH_TEST_DATABASE_URL (a schema of its own is
 // created and dropped). Sizes: TW_BENCH_SCALE_TENANTS (default 1000), TW_BENCH_SCALE_RECORDS (default 200000),
-// TW_BENCH_SCALE_WORKERS (default 2), TW_BENCH_SCALE_NODE_OPTIONS (the workers' NODE_OPTIONS). States its input sizes; asserts no time.
+// TW_BENCH_SCALE_WORKERS (default 2), TW_BENCH_SCALE_NODE_OPTIONS (the workers' NODE_OPTIONS;
+// default the recommended ones of docs/deployment.md, '' for V8's defaults). States its input sizes; asserts no time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,8 +27,9 @@ import { CLIENT, PARTNER, SECRET, records, simConfigInput, writeSimConfig } from
 const TENANTS = Number(process.env.TW_BENCH_SCALE_TENANTS ?? 1000);
 const RECORDS = Number(process.env.TW_BENCH_SCALE_RECORDS ?? 200_000);
 const WORKERS = Number(process.env.TW_BENCH_SCALE_WORKERS ?? 2);
-/** Node options of the workers, e.g. --max-old-space-size=128 (V8 otherwise grows its heap lazily before collecting). */
-const NODE_OPTIONS = process.env.TW_BENCH_SCALE_NODE_OPTIONS ?? '';
+/** The workers' NODE_OPTIONS as docs/deployment.md recommends them (a worker's memory); TW_BENCH_SCALE_NODE_OPTIONS='' for V8's defaults. */
+export const RECOMMENDED_WORKER_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=2';
+const NODE_OPTIONS = process.env.TW_BENCH_SCALE_NODE_OPTIONS ?? RECOMMENDED_WORKER_NODE_OPTIONS;
 /** Extra node arguments of the workers that NODE_OPTIONS refuses, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof. */
 const NODE_ARGS = (process.env.TW_BENCH_SCALE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const TYPES: SimContentType[] = ['Audit.AzureActiveDirectory', 'Audit.Exchange', 'Audit.General'];
