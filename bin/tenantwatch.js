@@ -79,7 +79,9 @@ async function bundle() {
     }
     pruneOld(key);
     return existsSync(entry) ? entry : undefined;
-  } catch {
+  } catch (e) {
+    // A read-only install whose bundle was not made at `npm ci` (scripts/prepare.js makes it), or no esbuild.
+    process.stderr.write(`tenantwatch: running the sources through tsx (no bundle: ${String(e?.message ?? e).split('\n')[0]})\n`);
     return undefined;
   }
 }
