@@ -61,19 +61,17 @@ function quoteIdent(name: string): string {
 
 /**
  * pg-boss's fetch picks the oldest queued jobs (`ORDER BY created_on, id` when fetched without priority),
- * but its own fetch index is on (name, start_after), so every fetch sorts every queued job of the queue:
- * with 30,000 queued jobs that sort was half of all CPU of a 10,000-tenant cycle. An index in that order
- * on the poll queue's partition lets PostgreSQL read just the first rows. Created once, by workers.
+ * but its own fetch index is on (name, start_after), so every fetch sorted every queued job of the queue
+ * (30,000 in a 10,000-tenant cycle). An index in that order on the poll queue's partition lets PostgreSQL
+ * read just the first rows. Created once (IF NOT EXISTS), by workers.
  */
 export const FETCH_INDEX = 'tw_fetch_order';
 async function ensureFetchIndex(boss: PgBoss, schema: string): Promise<void> {
-  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  const { rows } = await boss.getDb().executeSql(`SELECT partition_name FROM ${q(schema)}.queue WHERE name = $1`, [POLL_QUEUE]);
+  const { rows } = await boss.getDb().executeSql(`SELECT partition_name FROM ${quoteIdent(schema)}.queue WHERE name = $1`, [POLL_QUEUE]);
   const partition = (rows as Array<{ partition_name: string | null }>)[0]?.partition_name;
   if (!partition) return;
-  await boss
-    .getDb()
-    .executeSql(`CREATE INDEX IF NOT EXISTS ${q(`${partition.slice(0, 40)}_${FETCH_INDEX}`)} ON ${q(schema)}.${q(partition)} (created_on, id) WHERE state < 'active'`, []);
+  const index = quoteIdent(`${partition.slice(0, 40)}_${FETCH_INDEX}`);
+  await boss.getDb().executeSql(`CREATE INDEX IF NOT EXISTS ${index} ON ${quoteIdent(schema)}.${quoteIdent(partition)} (created_on, id) WHERE state < 'active'`, []);
 }
 
 /** A worker leases as many jobs beyond its free slots as its slots start within this time (see fetchAhead). */
@@ -222,10 +220,11 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
 
   // The consumer: fetch jobs in batches (a quarter of the slots' worth at least, not one fetch per finished
   // job, with some leased ahead: see the buffer below), run each, and complete them in batches (one statement
-  // for the jobs finished within COMPLETE_BATCH_MS). A completion lost with a dying worker only means the job runs again after its lease: the claim rows, not
-  // the queue, keep ingest exactly-once. A completion or failure that the store refused (PostgreSQL
-  // restarting) is sent again every ACK_RETRY_MS until it goes through or the job's lease is over, so the
-  // job does not sit `active` for the whole lease after the store is back.
+  // for the jobs finished within COMPLETE_BATCH_MS). A completion lost with a dying worker only means the job
+  // runs again after its lease: the claim rows, not the queue, keep ingest exactly-once. A completion or
+  // failure that the store refused (PostgreSQL restarting) is sent again every ACK_RETRY_MS until it goes
+  // through or the job's lease is over, so the job does not sit `active` for the whole lease after the store
+  // is back.
   let stopping = false;
   let stopped = false;
   const slots = Math.max(1, o.slots ?? o.config.ingest.concurrency);
