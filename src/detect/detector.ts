@@ -60,51 +60,52 @@ function evalCondition(c: Condition, env: FactEnv, trace?: RuleTrace['conditions
   if ('any' in c) return c.any.some((x) => evalCondition(x, env, trace));
   if ('not' in c) return !evalCondition(c.not, env, undefined);
   const v = factValue(env, c.fact);
-  let held: boolean;
-  let desc: string;
-  if (c.is !== undefined) {
-    held = (v === true) === c.is;
-    desc = `${c.fact} is ${c.is}`;
-  } else if (c.nonEmpty !== undefined) {
-    held = !isEmpty(v) === c.nonEmpty;
-    desc = `${c.fact} ${c.nonEmpty ? 'is not empty' : 'is empty'}`;
-  } else if (c.eq !== undefined) {
-    held = typeof v === 'string' && typeof c.eq === 'string' ? v.toLowerCase() === c.eq.toLowerCase() : v === c.eq;
-    desc = `${c.fact} = ${c.eq}`;
-  } else if (c.ne !== undefined) {
-    held = typeof v === 'string' && typeof c.ne === 'string' ? v.toLowerCase() !== c.ne.toLowerCase() : v !== c.ne;
-    desc = `${c.fact} ≠ ${c.ne}`;
-  } else if (c.in !== undefined) {
-    held = c.in.some((x) => (typeof v === 'string' && typeof x === 'string' ? v.toLowerCase() === x.toLowerCase() : v === x));
-    desc = `${c.fact} in [${c.in.join(', ')}]`;
-  } else if (c.notIn !== undefined) {
-    held = !c.notIn.some((x) => (typeof v === 'string' && typeof x === 'string' ? v.toLowerCase() === x.toLowerCase() : v === x));
-    desc = `${c.fact} not in [${c.notIn.join(', ')}]`;
-  } else if (c.contains !== undefined) {
-    const needle = c.contains.toLowerCase();
-    held = Array.isArray(v) ? v.some((x) => x.toLowerCase() === needle) : typeof v === 'string' && v.toLowerCase().includes(needle);
-    desc = `${c.fact} contains ${c.contains}`;
-  } else {
-    const n = typeof v === 'number' ? v : NaN;
-    if (c.gt !== undefined) {
-      held = n > c.gt;
-      desc = `${c.fact} > ${c.gt}`;
-    } else if (c.gte !== undefined) {
-      held = n >= c.gte;
-      desc = `${c.fact} ≥ ${c.gte}`;
-    } else if (c.lt !== undefined) {
-      held = n < c.lt;
-      desc = `${c.fact} < ${c.lt}`;
-    } else if (c.lte !== undefined) {
-      held = n <= c.lte;
-      desc = `${c.fact} ≤ ${c.lte}`;
-    } else {
-      held = false;
-      desc = `${c.fact} (no operator)`;
-    }
-  }
-  if (trace) trace.push({ condition: desc, value: show(v), held });
+  const held = holds(c, v);
+  // The description is only built for a trace (rules explain): the hot path allocates nothing here.
+  if (trace) trace.push({ condition: describe(c), value: show(v), held });
   return held;
+}
+
+/** Case-insensitive equality of strings, else ===. */
+function same(v: FactValue, x: unknown): boolean {
+  if (typeof v === 'string' && typeof x === 'string') return v === x || v.toLowerCase() === x.toLowerCase();
+  return v === x;
+}
+
+type LeafCondition = Exclude<Condition, { all: Condition[] } | { any: Condition[] } | { not: Condition }>;
+
+function holds(c: LeafCondition, v: FactValue): boolean {
+  if (c.is !== undefined) return (v === true) === c.is;
+  if (c.nonEmpty !== undefined) return !isEmpty(v) === c.nonEmpty;
+  if (c.eq !== undefined) return same(v, c.eq);
+  if (c.ne !== undefined) return !same(v, c.ne);
+  if (c.in !== undefined) return c.in.some((x) => same(v, x));
+  if (c.notIn !== undefined) return !c.notIn.some((x) => same(v, x));
+  if (c.contains !== undefined) {
+    const needle = c.contains.toLowerCase();
+    return Array.isArray(v) ? v.some((x) => x.toLowerCase() === needle) : typeof v === 'string' && v.toLowerCase().includes(needle);
+  }
+  const n = typeof v === 'number' ? v : NaN;
+  if (c.gt !== undefined) return n > c.gt;
+  if (c.gte !== undefined) return n >= c.gte;
+  if (c.lt !== undefined) return n < c.lt;
+  if (c.lte !== undefined) return n <= c.lte;
+  return false;
+}
+
+function describe(c: LeafCondition): string {
+  if (c.is !== undefined) return `${c.fact} is ${c.is}`;
+  if (c.nonEmpty !== undefined) return `${c.fact} ${c.nonEmpty ? 'is not empty' : 'is empty'}`;
+  if (c.eq !== undefined) return `${c.fact} = ${c.eq}`;
+  if (c.ne !== undefined) return `${c.fact} ≠ ${c.ne}`;
+  if (c.in !== undefined) return `${c.fact} in [${c.in.join(', ')}]`;
+  if (c.notIn !== undefined) return `${c.fact} not in [${c.notIn.join(', ')}]`;
+  if (c.contains !== undefined) return `${c.fact} contains ${c.contains}`;
+  if (c.gt !== undefined) return `${c.fact} > ${c.gt}`;
+  if (c.gte !== undefined) return `${c.fact} ≥ ${c.gte}`;
+  if (c.lt !== undefined) return `${c.fact} < ${c.lt}`;
+  if (c.lte !== undefined) return `${c.fact} ≤ ${c.lte}`;
+  return `${c.fact} (no operator)`;
 }
 
 function show(v: FactValue): string {
