@@ -335,6 +335,7 @@ export async function startBossScheduler(o: SchedulerOptions & { url: string }):
             // Enough in hand: wait for a job to end (running is not empty here: free slots would have taken the
             // buffer), or for the buffer to go stale.
             await Promise.race([...running, sleep(buffer.length ? STALE_MS / 4 : 1000, idleSignal)]);
+            idleSignal.wake?.(); // a job ended first: clear the nap's timer instead of leaving one per wake-up
             continue;
           }
           let fetched: Array<PgBoss.Job<object>> = [];
